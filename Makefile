@@ -1,0 +1,74 @@
+# piopiy.voice: every command a developer or CI needs. `make test` and `make demo`
+# work from a fresh clone: they build their own virtualenv from requirements-dev.txt.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON_BOOTSTRAP ?= python3
+TEST_PYTHON ?= 3.11
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+# Outside the work tree: inside it, ansible-test would list files through git and skip ignored build/.
+STAGE_ROOT ?= $(or $(TMPDIR),/tmp)/piopiy-voice-$(shell printf %s "$(CURDIR)" | md5sum | cut -c1-8)
+STAGE := $(STAGE_ROOT)/ansible_collections/piopiy/voice
+export PATH := $(BIN):$(PATH)
+export PYTHON := $(BIN)/python
+export TEST_PYTHON
+export ANSIBLE_NOCOLOR := 1
+
+.PHONY: help test demo venv stage sanity units integration lint pytest clean collection-link
+
+help:
+	@echo "make test   every check: sanity, units, integration, lint, build + docs, pytest"
+	@echo "make demo   run the main playbook against the local emulator"
+	@echo "           (make integration TARGETS=piopiy_agent runs one target)"
+	@echo "make clean  remove the virtualenv and build outputs"
+
+test: sanity units integration lint pytest
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.txt tests/utils/get_pip_standin.py
+	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@# ansible-test downloads a pip bootstrap script from a host we cannot reach; give it our stand-in.
+	version=$$(sed -n "s/^ *pip='\([0-9.]*\)',/\1/p" $(VENV)/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py); \
+	  mkdir -p ~/.ansible/test/cache; \
+	  cp tests/utils/get_pip_standin.py ~/.ansible/test/cache/get_pip_$${version//./_}.py
+	touch $@
+
+# ansible-test needs the collection under ansible_collections/NS/NAME, and a symlink will not do:
+# stage a copy of every tracked and untracked, not ignored file.
+stage: venv
+	rm -rf $(STAGE)
+	mkdir -p $(STAGE)
+	git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -T - -cf - | tar -xf - -C $(STAGE)
+
+sanity: stage
+	cd $(STAGE) && ansible-test sanity --venv --python $(TEST_PYTHON) --color no
+
+units: stage
+	cd $(STAGE) && ansible-test units --venv --python $(TEST_PYTHON) --color no
+
+integration: stage
+	tests/utils/with_emulator.sh tests/utils/run_integration.sh $(STAGE) $(TARGETS)
+
+lint: venv
+	ansible-lint --profile production
+
+pytest: venv
+	python -m pytest -q tests/emulator tests/collection
+
+# The work tree is the collection: a link under ansible_collections/ lets ansible-playbook find it.
+COLLECTIONS := $(CURDIR)/build/collections
+
+collection-link:
+	mkdir -p $(COLLECTIONS)/ansible_collections/piopiy
+	ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/piopiy/voice
+
+demo: venv collection-link
+	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) tests/utils/with_emulator.sh playbooks/demo.sh
+
+clean:
+	rm -rf $(VENV) $(STAGE_ROOT) build .ansible tests/output .pytest_cache

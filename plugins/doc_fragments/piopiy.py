@@ -1,0 +1,56 @@
+# -*- coding: utf-8 -*-
+# Copyright: piopiy.voice contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Connection options and attributes shared by every piopiy.voice module."""
+
+    DOCUMENTATION = r"""
+options:
+  api_key:
+    description:
+      - API key of the Piopiy workspace, sent as a bearer token.
+      - A key belongs to one workspace and sees only that workspace's agents, routes and numbers.
+      - If not set, the value of the E(PIOPIY_API_KEY) environment variable is used.
+      - The key is never shown in output, diffs or error messages.
+    type: str
+    required: true
+  api_base:
+    description:
+      - Base URL of the Piopiy API, including the version path.
+      - If not set, the value of the E(PIOPIY_API_BASE) environment variable is used.
+      - Point it at the local emulator (C(tests/emulator)) to try playbooks offline.
+    type: str
+    default: https://api.piopiy.com/v1
+  timeout:
+    description:
+      - Seconds to wait for each API request before giving up on it.
+    type: float
+    default: 30
+  validate_certs:
+    description:
+      - Whether to verify the TLS certificate of O(api_base).
+      - Only set to V(false) for a test endpoint you control.
+    type: bool
+    default: true
+requirements:
+  - requests
+notes:
+  - Set the connection options once for every module of the collection with
+    C(module_defaults) and the action group C(group/piopiy.voice.piopiy).
+  - Requests that fail with 429, 502, 503, 504 or a connection error are retried with
+    jittered exponential back-off, honouring C(Retry-After). A create is only retried
+    when the API certainly did not apply it, so a retry never makes a duplicate.
+"""
+
+    ACTION_GROUP = r"""
+attributes:
+  action_group:
+    description: Use C(group/piopiy.voice.piopiy) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - piopiy.voice.piopiy
+"""

@@ -1,0 +1,258 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: piopiy.voice contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: piopiy_agent
+short_description: Manage Piopiy Voice AI agents
+version_added: 0.1.0
+description:
+  - Create, rename, change the language of, and delete an AI agent in a Piopiy workspace, as desired state.
+  - An agent is identified by its exact O(name). Piopiy allows several agents with one name;
+    this module refuses to guess and fails when a name is ambiguous, listing the ids.
+author:
+  - piopiy.voice maintainers (@piopiy-voice)
+options:
+  name:
+    description:
+      - The agent's name, its identity in the workspace.
+      - A name that says the environment and the use case, such as C(prod-support-agent), is recommended.
+      - With O(id), the desired name of the agent found by id (a rename).
+      - Required to create an agent.
+    type: str
+  id:
+    description:
+      - The id of an existing agent. When given, the agent is found by id and never created.
+    type: str
+  language:
+    description:
+      - The agent's language, a BCP 47 tag such as C(en-US), C(en-IN), C(hi-IN) or C(ta-IN).
+      - When omitted, a new agent gets C(en-US) and an existing agent keeps its language.
+    type: str
+  state:
+    description:
+      - V(present) creates the agent or updates it in place; V(absent) deletes it.
+      - An agent that still has phone numbers routed to it cannot be deleted; unmap them first
+        with M(piopiy.voice.piopiy_number_route).
+    type: str
+    choices: [present, absent]
+    default: present
+  token_file:
+    description:
+      - Path of a file to receive the agent's token when this run creates the agent.
+      - The file is written atomically with mode C(0600), and the token is then not returned.
+      - A run that creates nothing never touches the file.
+      - The directory must exist; this is checked before anything is created.
+    type: path
+extends_documentation_fragment:
+  - piopiy.voice.piopiy
+  - piopiy.voice.piopiy.action_group
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: all
+"""
+
+EXAMPLES = r"""
+- name: Set the connection once for every piopiy.voice module
+  module_defaults:
+    group/piopiy.voice.piopiy:
+      api_key: "{{ vault_piopiy_api_key }}"
+  block:
+    - name: Ensure the prod support agent exists, keeping its token in a 0600 file
+      piopiy.voice.piopiy_agent:
+        name: prod-support-agent
+        language: en-IN
+        token_file: /etc/piopiy/prod-support-agent.token
+
+    - name: Rename an agent found by id
+      piopiy.voice.piopiy_agent:
+        id: agent_9x2d41c7
+        name: prod-billing-agent
+
+    - name: Create an agent and keep its token in a variable, never in the log
+      piopiy.voice.piopiy_agent:
+        name: dev-support-agent
+      register: dev_agent
+      no_log: true
+
+    - name: Delete an agent
+      piopiy.voice.piopiy_agent:
+        name: staging-support-agent
+        state: absent
+"""
+
+RETURN = r"""
+agent:
+  description: The agent after the task; empty after a delete. In check mode, the agent as it would be (C(id) is null for an agent not yet created).
+  returned: always
+  type: dict
+  contains:
+    id:
+      description: The agent's id.
+      type: str
+      sample: agent_9x2d41c7
+    name:
+      description: The agent's name.
+      type: str
+      sample: prod-support-agent
+    language:
+      description: The agent's language.
+      type: str
+      sample: en-US
+    status:
+      description: The agent's status.
+      type: str
+      sample: active
+agent_token:
+  description:
+    - The secret token of the agent this run created. Piopiy shows it once, only when the agent is created.
+    - Store it, and set C(no_log) on the task. Not returned when O(token_file) is set.
+  returned: when the agent was created and O(token_file) is not set
+  type: str
+agent_token_file:
+  description: The file the new agent's token was written to.
+  returned: when the agent was created and O(token_file) is set
+  type: str
+  sample: /etc/piopiy/prod-support-agent.token
+operations:
+  description: What the task did, or in check mode would do, in order; one item per write. The audit trail is built from it.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    op:
+      description: The operation.
+      type: str
+      choices: [create, update, delete]
+    resource:
+      description: The kind of resource, always C(agent).
+      type: str
+    id:
+      description: The agent's id (null for an agent that check mode would create).
+      type: str
+    name:
+      description: The agent's name.
+      type: str
+    before:
+      description: The agent before the operation, null for a create.
+      type: dict
+    after:
+      description: The agent after the operation, null for a delete.
+      type: dict
+"""
+
+import re
+
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import PiopiyAPIError
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import (
+    PiopiyResource,
+    agent_by_name,
+    check_writable_directory,
+    normalize_agent,
+    piopiy_module,
+    write_secret_file,
+)
+
+DEFAULT_LANGUAGE = 'en-US'
+BCP47 = re.compile(r'^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$')
+
+
+class Agent(PiopiyResource):
+    kind = 'agent'
+    fields = ('name', 'language', 'status')
+
+    def lookup(self):
+        params = self.module.params
+        if params['id']:
+            agent = self.client.get_agent(params['id'])
+            if agent is None and params['state'] == 'present':
+                self.module.fail_json(msg='no agent with id %s in this workspace: an agent is never created from an id; '
+                                          'remove id to create one by name' % params['id'])
+            return normalize_agent(agent)
+        agent = agent_by_name(self.module, self.client, params['name'])
+        if agent and 'language' not in agent:
+            # List items may lack the language: read the one agent we need, never every agent.
+            agent = self.client.get_agent(agent['id'])
+        return normalize_agent(agent)
+
+    def wanted(self):
+        return {'name': self.module.params['name'], 'language': self.module.params['language']}
+
+    def identity(self, resource):
+        return {'id': resource.get('id'), 'name': resource.get('name')}
+
+    def create(self, wanted):
+        answer = self.client.create_agent(wanted['name'], wanted['language'] or DEFAULT_LANGUAGE)
+        self.keep_token(answer.get('agent_token'))
+        return normalize_agent(answer)
+
+    def planned(self, current, wanted):
+        planned = super().planned(current, wanted)
+        planned['language'] = planned['language'] or DEFAULT_LANGUAGE
+        return planned
+
+    def update(self, current, changes):
+        return normalize_agent(self.client.update_agent(current['id'], changes))
+
+    def delete(self, current):
+        try:
+            self.client.delete_agent(current['id'])
+        except PiopiyAPIError as error:
+            if error.status != 409:
+                raise
+            numbers = sorted(route['phone_number'] for route in self.client.list_routes(agent_id=current['id']))
+            self.module.fail_json(
+                msg='agent %r (%s) still has %d number(s) routed to it: %s. Nothing was deleted: unmap them first '
+                    'with piopiy.voice.piopiy_number_route state=absent' % (current['name'], current['id'], len(numbers), ', '.join(numbers)),
+                numbers=numbers, changed=False)
+
+    def keep_token(self, token):
+        token_file = self.module.params['token_file']
+        if token is None:
+            self.module.warn('the agent was created, but the answer carrying its token was lost on the network: '
+                             'issue a new token in the Piopiy dashboard')
+        elif token_file:
+            write_secret_file(token_file, token)
+            self.extra['agent_token_file'] = token_file
+        else:
+            self.extra['agent_token'] = token
+
+
+def validate(module):
+    """Fail on bad input before anything is sent."""
+    params = module.params
+    if params['name'] is not None and not params['name'].strip():
+        module.fail_json(msg='name must not be empty: give the agent a name such as prod-support-agent')
+    if params['language'] is not None and not BCP47.match(params['language']):
+        module.fail_json(msg='language %r is not a BCP 47 tag: use a tag such as en-US, en-IN, hi-IN or ta-IN' % params['language'])
+    if params['state'] == 'present' and params['token_file']:
+        problem = check_writable_directory(params['token_file'])
+        if problem:
+            module.fail_json(msg='token_file %s cannot be written (%s): fix the path before creating an agent' % (params['token_file'], problem))
+
+
+def main():
+    module = piopiy_module(
+        dict(
+            name=dict(type='str'),
+            id=dict(type='str'),
+            language=dict(type='str'),
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
+            token_file=dict(type='path'),
+        ),
+        required_one_of=[('name', 'id')],
+    )
+    validate(module)
+    Agent(module).run()
+
+
+if __name__ == '__main__':
+    main()
