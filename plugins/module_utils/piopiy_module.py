@@ -128,15 +128,19 @@ def changed_fields(current, wanted):
     return dict((key, value) for key, value in wanted.items() if value is not None and current.get(key) != value)
 
 
-def check_writable_directory(path):
-    """None when a file can be written at path, else the reason; checked before any API write."""
+def secret_file_problem(path):
+    """None when a secret can be written at path, else the reason; checked before any API write.
+
+    Only a regular file is ever replaced: replacing /dev/null or a FIFO with a
+    file of secrets would be a surprise for everyone else on the host.
+    """
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         return 'directory %s does not exist' % directory
     if not os.access(directory, os.W_OK | os.X_OK):
         return 'directory %s is not writable' % directory
-    if os.path.isdir(path):
-        return '%s is a directory' % path
+    if os.path.lexists(path) and (os.path.islink(path) or not os.path.isfile(path)):
+        return 'it exists and is not a regular file'
     return None
 
 

@@ -45,8 +45,16 @@ options:
       - Path of a file to receive the agent's token when this run creates the agent.
       - The file is written atomically with mode C(0600), and the token is then not returned.
       - A run that creates nothing never touches the file.
-      - The directory must exist; this is checked before anything is created.
+      - The directory must exist, and an existing O(token_file) must be a regular file;
+        both are checked before anything is created.
     type: path
+  return_token:
+    description:
+      - Whether to return the token of an agent this run creates as RV(agent_token).
+      - Set to V(false) to drop the token when neither the caller nor a file should hold it;
+        a new token can be issued in the Piopiy dashboard.
+    type: bool
+    default: true
 extends_documentation_fragment:
   - piopiy.voice.piopiy
   - piopiy.voice.piopiy.action_group
@@ -115,7 +123,7 @@ agent_token:
   description:
     - The secret token of the agent this run created. Piopiy shows it once, only when the agent is created.
     - Store it, and set C(no_log) on the task. Not returned when O(token_file) is set.
-  returned: when the agent was created and O(token_file) is not set
+  returned: when the agent was created, O(token_file) is not set and O(return_token) is true
   type: str
 agent_token_file:
   description: The file the new agent's token was written to.
@@ -155,7 +163,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import Pio
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import (
     PiopiyResource,
     agent_by_name,
-    check_writable_directory,
+    secret_file_problem,
     normalize_agent,
     piopiy_module,
     write_secret_file,
@@ -222,7 +230,7 @@ class Agent(PiopiyResource):
         elif token_file:
             write_secret_file(token_file, token)
             self.extra['agent_token_file'] = token_file
-        else:
+        elif self.module.params['return_token']:
             self.extra['agent_token'] = token
 
 
@@ -233,8 +241,10 @@ def validate(module):
         module.fail_json(msg='name must not be empty: give the agent a name such as prod-support-agent')
     if params['language'] is not None and not BCP47.match(params['language']):
         module.fail_json(msg='language %r is not a BCP 47 tag: use a tag such as en-US, en-IN, hi-IN or ta-IN' % params['language'])
+    if params['token_file'] and not params['return_token']:
+        module.fail_json(msg='token_file and return_token=false contradict each other: keep the token in token_file, or drop it')
     if params['state'] == 'present' and params['token_file']:
-        problem = check_writable_directory(params['token_file'])
+        problem = secret_file_problem(params['token_file'])
         if problem:
             module.fail_json(msg='token_file %s cannot be written (%s): fix the path before creating an agent' % (params['token_file'], problem))
 
@@ -247,6 +257,7 @@ def main():
             language=dict(type='str'),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
             token_file=dict(type='path'),
+            return_token=dict(type='bool', default=True),
         ),
         required_one_of=[('name', 'id')],
     )
