@@ -28,7 +28,7 @@ def test_action_group_lists_every_module_once():
 
 
 def test_collection_ships_the_documented_modules():
-    assert {'piopiy_agent', 'piopiy_agent_info'} <= set(shipped_modules())
+    assert {'piopiy_agent', 'piopiy_agent_info', 'piopiy_number_route', 'piopiy_number_route_info'} <= set(shipped_modules())
 
 
 def test_requires_ansible_is_the_core_that_make_test_runs():
