@@ -187,13 +187,15 @@ class NumberRoutes:
         field = 'phone_numbers' if self.params['phone_numbers'] is not None else 'phone_number'
         self.numbers = normalize_phone_numbers(module, field, self.params[field] if field == 'phone_numbers' else [self.params[field]])
 
-    def resolve_agent_id(self):
+    def resolve_agent_id(self, current):
         """The target agent's id, or None: no agent given, or an agent that does not exist.
 
         A missing agent fails a present state, except in check mode, where an
         earlier task would have created it. For absent it means nothing routes to it.
         """
         agent_id, name = self.params['agent_id'], self.params['agent_name']
+        if agent_id and any(route['agent_id'] == agent_id for route in current.values()):
+            return agent_id  # a route points to it, so it exists: no need to read it
         if agent_id:
             agent = self.client.get_agent(agent_id)
         elif name is not None:
@@ -240,8 +242,8 @@ class NumberRoutes:
 
     def run(self):
         try:
-            agent_id = self.resolve_agent_id()
             current = dict((route['phone_number'], normalize_route(route)) for route in self.client.list_routes())
+            agent_id = self.resolve_agent_id(current)
             self.check_purchased()
             changes = self.plan(agent_id, current)
             outcomes = [] if self.module.check_mode else run_parallel(self.apply, changes, self.params['parallel_requests'])
