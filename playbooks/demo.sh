@@ -11,6 +11,9 @@ trap 'rm -rf "$work"' EXIT
 cp -r "$here/inventory" "$work/inventory"
 cd "$here"
 
+# ansible.cfg here enables the piopiy.voice.audit callback; the demo keeps its trail in the scratch directory.
+export PIOPIY_AUDIT_LOG="$work/piopiy-audit.jsonl"
+
 # Every environment of the demo lives in the emulator's one workspace.
 export PIOPIY_DEV_API_KEY=pk_test_acme_0001 PIOPIY_STAGING_API_KEY=pk_test_acme_0001 PIOPIY_PROD_API_KEY=pk_test_acme_0001
 export ANSIBLE_DISPLAY_SKIPPED_HOSTS=false ANSIBLE_DISPLAY_OK_HOSTS=${ANSIBLE_DISPLAY_OK_HOSTS:-true}
@@ -40,3 +43,17 @@ play list_agents.yml --limit dev
 heading "6. Tear down dev"
 play teardown.yml --limit dev -e confirm=yes
 play list_agents.yml --limit staging
+
+heading "7. The audit trail of this demo (piopiy.voice.audit, one JSON line per operation)"
+python - "$PIOPIY_AUDIT_LOG" <<'PY'
+import collections, json, sys
+lines = [json.loads(line) for line in open(sys.argv[1], encoding='utf-8')]
+for line in lines:
+    if line['operation'] != 'none':
+        what = line['phone_number'] or line['agent_name'] or line['agent_id']
+        mode = 'check' if line['check_mode'] else 'apply'
+        print('%s  %-8s %-7s %-6s %-24s %s' % (line['time'], line['host'], line['operation'], line['resource'], what, mode))
+counts = collections.Counter((line['operation'], line['check_mode']) for line in lines)
+print('%d lines, %d runs; %s' % (len(lines), len({line['run_id'] for line in lines}),
+      ', '.join('%s%s: %d' % (op, ' (check)' if check else '', n) for (op, check), n in sorted(counts.items()))))
+PY

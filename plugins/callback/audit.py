@@ -24,12 +24,15 @@ description:
     runs at once can share one file without interleaving or losing lines. A file the plugin creates has mode C(0600).
   - A file that cannot be written makes the plugin warn once per run; the play goes on.
   - "The fields of a line, in this order: C(time) (UTC, ISO 8601, such as C(2025-01-31T09:15:02.123Z)),
-    C(run_id) (a random id shared by every line of one C(ansible-playbook) run), C(playbook), C(play), C(host),
+    C(run_id) (a random id shared by every line of one C(ansible-playbook) run), C(playbook) (its absolute path), C(play), C(host),
     C(task) (the task name), C(module) (the fully qualified module name), C(operation) (C(create), C(update),
     C(delete), C(map), C(unmap) or C(none)), C(resource) (C(agent), C(route), or null with C(operation=none)),
-    C(agent_id), C(agent_name) (agents only), C(phone_number) (routes only), C(before) and C(after) (the resource
-    before and after the operation, null when it did not or does not exist), C(check_mode), C(changed), C(failed),
-    C(message) (the failure message, else null), and C(user) (the operating-system user running Ansible)."
+    C(agent_id) (for a route, the agent it points to after a map or before an unmap), C(agent_name) (agents only),
+    C(phone_number) (routes only), C(before) and C(after) (the resource before and after the operation, null when it
+    did not or does not exist), C(check_mode) (the task's effective check mode, from C(--check) or its C(check_mode)
+    keyword), C(changed), C(failed),
+    C(message) (the failure message, the no_log notice for a hidden result, else null), and C(user) (the operating-system
+    user running Ansible)."
 author:
   - piopiy.voice maintainers (@piopiy-voice)
 requirements:
@@ -64,7 +67,7 @@ EXAMPLES = r"""
 # audit_log = /var/log/piopiy/audit.jsonl
 
 # A line, wrapped here:
-# {"time": "2025-01-31T09:15:02.123Z", "run_id": "6f1c...", "playbook": "site.yml", "play": "Support agents",
+# {"time": "2025-01-31T09:15:02.123Z", "run_id": "6f1c...", "playbook": "/srv/ansible/site.yml", "play": "Support agents",
 #  "host": "localhost", "task": "Create the agent", "module": "piopiy.voice.piopiy_agent", "operation": "create",
 #  "resource": "agent", "agent_id": "agent_9x2d41c7", "agent_name": "prod-support-agent", "phone_number": null,
 #  "before": null, "after": {"id": "agent_9x2d41c7", "name": "prod-support-agent", "language": "en-US", "status": "active"},
@@ -87,7 +90,7 @@ FIELDS = ('time', 'run_id', 'playbook', 'play', 'host', 'task', 'module', 'opera
 MASK = '********'
 # Kept apart from module_utils: the modules already redact, and this is the last line of defence on the controller.
 SECRET_PATTERNS = (
-    (re.compile(r'(Bearer\s+)[^\s"\',;]+', re.IGNORECASE), r'\g<1>' + MASK),
+    (re.compile(r'(Bearer\s+)[A-Za-z0-9._~+/=-]+', re.IGNORECASE), r'\g<1>' + MASK),
     (re.compile(r'\bagt_[A-Za-z0-9_\-]+'), 'agt_' + MASK),
     (re.compile(r'\bpk_(?:live|test)_[A-Za-z0-9_\-]+'), 'pk_' + MASK),
 )
@@ -141,7 +144,12 @@ def build_lines(context, result, failed, secrets=()):
     operations = [item for item in result.get('operations') or [] if isinstance(item, dict)]
     common = dict(context, changed=bool(result.get('changed')), failed=failed, message=result_message(result, failed))
     described = [describe(item) for item in operations] or [{'operation': 'none'}]
-    return [redact(dict((field, dict(common, **fields).get(field)) for field in FIELDS), secrets) for fields in described]
+    return [redact(in_field_order(dict(common, **fields)), secrets) for fields in described]
+
+
+def in_field_order(values):
+    """Every field of a line, in the documented order; a field without a value is null."""
+    return dict((field, values.get(field)) for field in FIELDS)
 
 
 def utc_now():
@@ -204,10 +212,11 @@ class CallbackModule(CallbackBase):
     CALLBACK_NAME = 'piopiy.voice.audit'
     CALLBACK_NEEDS_ENABLED = True
 
-    def __init__(self, display=None):
-        super().__init__(display=display)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.run_id = uuid.uuid4().hex
         self.user = os_user()
+        self.secrets = [key for key in (os.environ.get('PIOPIY_API_KEY'),) if key]
         self.playbook = None
         self.play = None
         self.log = None
@@ -251,6 +260,5 @@ class CallbackModule(CallbackBase):
             'check_mode': bool(result.task_fields.get('check_mode')),
             'user': self.user,
         }
-        secrets = [key for key in (os.environ.get('PIOPIY_API_KEY'),) if key]
-        for line in build_lines(context, data, failed, secrets):
+        for line in build_lines(context, data, failed, self.secrets):
             self.log.append(line)

@@ -2,14 +2,16 @@
 # Copyright: piopiy.voice contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Unit tests talk to the real emulator over HTTP: one emulator per test session, reset before each test."""
+"""Unit tests talk to the real emulator over HTTP: one emulator per test process, reset around each test."""
 
 from __future__ import annotations
 
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -58,19 +60,32 @@ def start_emulator(db_path):
     return process, line.strip().split('=', 1)[1]
 
 
-@pytest.fixture(scope='session')
-def emulator_process(tmp_path_factory):
-    process, url = start_emulator(tmp_path_factory.mktemp('emulator') / 'state.sqlite')
-    yield Emulator(url)
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=10)
+# ansible-test runs each test in a forked child: a session fixture would start an emulator in
+# every child and never stop it. The session hooks run once in the parent (or each xdist
+# worker), and the children inherit the running emulator.
+RUNNING = {}
+
+
+def pytest_sessionstart(session):  # pylint: disable=unused-argument
+    state_dir = tempfile.mkdtemp(prefix='piopiy-units-')
+    RUNNING['process'], RUNNING['url'] = start_emulator(pathlib.Path(state_dir) / 'state.sqlite')
+    RUNNING['state_dir'] = state_dir
+
+
+def pytest_sessionfinish(session, exitstatus):  # pylint: disable=unused-argument
+    process = RUNNING.pop('process', None)
+    if process is not None:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=10)
+        shutil.rmtree(RUNNING.pop('state_dir'), ignore_errors=True)
 
 
 @pytest.fixture
-def emulator(emulator_process):
-    emulator_process.reset()
-    yield emulator_process
-    emulator_process.reset()
+def emulator():
+    running = Emulator(RUNNING['url'])
+    running.reset()
+    yield running
+    running.reset()
 
 
 class SleepRecorder:

@@ -1,0 +1,252 @@
+# -*- coding: utf-8 -*-
+# Copyright: piopiy.voice contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Checks the audit files that runme.sh's playbook runs wrote, line by line.
+
+Usage: check_audit.py SCENARIO ARGS... where SCENARIO is one of the functions in SCENARIOS.
+Exits non-zero with the first difference found.
+"""
+
+from __future__ import annotations
+
+import collections
+import getpass
+import json
+import os
+import re
+import stat
+import sys
+import urllib.request
+
+import yaml
+
+FIELDS = ['time', 'run_id', 'playbook', 'play', 'host', 'task', 'module', 'operation', 'resource', 'agent_id', 'agent_name',
+          'phone_number', 'before', 'after', 'check_mode', 'changed', 'failed', 'message', 'user']
+TIME = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$')
+OPERATIONS = {'create', 'update', 'delete', 'map', 'unmap', 'none'}
+AGENT_ID = re.compile(r'^agent_[0-9a-f]+$')
+FLEET = ['node%02d' % number for number in range(1, 11)]
+
+
+class Mismatch(Exception):
+    pass
+
+
+def expect(condition, what, *details):
+    if not condition:
+        raise Mismatch(what + ''.join('\n  %r' % (detail,) for detail in details))
+
+
+def read_lines(path):
+    """Every line of the audit file, each checked to be one whole JSON object with the documented fields."""
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    expect(mode == 0o600, '%s has mode %o, not 600' % (path, mode))
+    with open(path, 'rb') as handle:
+        raw = handle.read()
+    expect(raw.endswith(b'\n'), '%s does not end with a newline: a line was cut' % path)
+    lines = []
+    for number, text in enumerate(raw.decode('utf-8').splitlines(), 1):
+        try:
+            line = json.loads(text)
+        except ValueError as error:
+            raise Mismatch('%s line %d is not JSON (%s): %r' % (path, number, error, text[:200]))
+        expect(list(line) == FIELDS, '%s line %d has fields %s' % (path, number, list(line)))
+        expect(TIME.match(line['time']), 'bad time', line)
+        expect(line['module'].startswith('piopiy.voice.'), 'not a piopiy.voice module', line)
+        expect(line['operation'] in OPERATIONS, 'unknown operation', line)
+        expect(line['user'] == getpass.getuser(), 'user is not the one running the playbooks', line)
+        expect(len(line['run_id']) >= 16, 'run_id too short to be unique', line)
+        for flag in ('check_mode', 'changed', 'failed'):
+            expect(isinstance(line[flag], bool), '%s is not a boolean' % flag, line)
+        lines.append(line)
+    return lines
+
+
+def runs(lines):
+    """The lines of each run, runs in the order they first appear."""
+    grouped = collections.OrderedDict()
+    for line in lines:
+        grouped.setdefault(line['run_id'], []).append(line)
+    return list(grouped.values())
+
+
+def summary(line):
+    return (line['task'], line['operation'], line['check_mode'], line['changed'], line['failed'])
+
+
+def expect_summaries(lines, wanted):
+    got = [summary(line) for line in lines]
+    expect(got == wanted, 'lines differ from what the run did', *(['got:'] + got + ['wanted:'] + wanted))
+
+
+def lifecycle(path):
+    """Two runs of lifecycle.yml: with --check, then for real."""
+    preview, real = runs(read_lines(path))
+    for line in preview + real:
+        expect(line['playbook'].endswith('/lifecycle.yml') and os.path.isabs(line['playbook']), 'playbook', line)
+        expect((line['play'], line['host'], line['message']) == ('Agent and route lifecycle', 'localhost', None), 'play/host/message', line)
+
+    expect_summaries(preview, [
+        ('Create the agent', 'create', True, True, False),
+        ('Preview a language change', 'create', True, True, False),
+        ('Change the language', 'create', True, True, False),
+        ('Route two numbers to the agent', 'map', True, True, False),
+        ('Route two numbers to the agent', 'map', True, True, False),
+        ('Remove the route of one number', 'none', True, False, False),
+        ('Read the routes', 'none', True, False, False),
+        ("Remove the agent's other route", 'none', True, False, False),
+        ('Delete the agent', 'none', True, False, False),
+    ])
+    created = preview[0]
+    expect((created['resource'], created['agent_id'], created['agent_name'], created['before']) == ('agent', None, 'audit-support-agent', None),
+           'a create in check mode names the agent, which has no id yet', created)
+    expect(created['after']['language'] == 'en-US', 'check-mode create after', created)
+    expect(sorted(line['phone_number'] for line in preview[3:5]) == ['+19499800001', '+19499800002'], 'check-mode maps', preview[3:5])
+    expect(preview[6]['module'] == 'piopiy.voice.piopiy_number_route_info', 'info module', preview[6])
+    for line in preview[5:]:
+        expect(all(line[key] is None for key in ('resource', 'agent_id', 'agent_name', 'phone_number', 'before', 'after')),
+               'a none line names no resource', line)
+
+    expect_summaries(real, [
+        ('Create the agent', 'create', False, True, False),
+        ('Preview a language change', 'update', True, True, False),
+        ('Change the language', 'update', False, True, False),
+        ('Route two numbers to the agent', 'map', False, True, False),
+        ('Route two numbers to the agent', 'map', False, True, False),
+        ('Remove the route of one number', 'unmap', False, True, False),
+        ('Read the routes', 'none', False, False, False),
+        ("Remove the agent's other route", 'unmap', False, True, False),
+        ('Delete the agent', 'delete', False, True, False),
+    ])
+    agent_id = real[0]['agent_id']
+    expect(AGENT_ID.match(agent_id or ''), 'the real create has the new id', real[0])
+    expect(real[0]['after']['id'] == agent_id and real[0]['after']['language'] == 'en-US', 'create after', real[0])
+    expect((real[1]['before']['language'], real[1]['after']['language']) == ('en-US', 'hi-IN'), 'preview update', real[1])
+    expect((real[2]['before']['language'], real[2]['after']['language']) == ('en-US', 'en-IN'), 'update', real[2])
+    for line in real[:3] + real[8:]:
+        expect((line['resource'], line['agent_id'], line['agent_name'], line['phone_number']) == ('agent', agent_id, 'audit-support-agent', None),
+               'agent identity', line)
+    for line in real[3:6] + real[7:8]:
+        expect((line['resource'], line['agent_id'], line['agent_name']) == ('route', agent_id, None), 'route identity', line)
+    expect(sorted(line['phone_number'] for line in real[3:5]) == ['+19499800001', '+19499800002'], 'maps', real[3:5])
+    for line in real[3:5]:
+        expect(line['before'] is None and line['after']['agent_id'] == agent_id, 'map before/after', line)
+    for line, number in ((real[5], '+19499800002'), (real[7], '+19499800001')):
+        expect(line['phone_number'] == number and line['before']['agent_id'] == agent_id and line['after'] is None, 'unmap', line)
+    expect(real[8]['before']['language'] == 'en-IN' and real[8]['after'] is None, 'delete before/after', real[8])
+
+
+def failures(path):
+    """One run of failures.yml: refused writes, a loop with a failing item, an API error, no_log, a short module name."""
+    (lines,) = runs(read_lines(path))
+    expect_summaries(lines, [
+        ('Create the routed agent', 'create', False, True, False),
+        ('Route a number to it', 'map', False, True, False),
+        ('Delete the routed agent', 'none', False, False, True),
+        ('Create one agent per item, the second item failing', 'create', False, True, False),
+        ('Create one agent per item, the second item failing', 'none', False, False, True),
+        ('Fail with an API error that carries the key', 'none', False, False, True),
+        ('Create an agent with its output hidden', 'none', False, True, False),
+        ('Read one agent by its short module name', 'none', False, False, False),
+    ])
+    routed = lines[0]['agent_id']
+    expect(lines[1]['agent_id'] == routed and lines[1]['phone_number'] == '+19499800003', 'map identity', lines[1])
+    expect('still has 1 number(s) routed' in lines[2]['message'], 'refused delete message', lines[2])
+    expect(lines[3]['agent_name'] == 'audit-loop-agent' and lines[3]['message'] is None, 'loop item that worked', lines[3])
+    expect('no agent with id agent_000000000000' in lines[4]['message'], 'loop item that failed', lines[4])
+    expect('403' in lines[5]['message'] and 'Bearer ********' in lines[5]['message'], 'API error, redacted', lines[5])
+    expect('no_log' in lines[6]['message'] and lines[6]['agent_name'] is None, 'no_log result stays hidden', lines[6])
+    expect(lines[7]['module'] == 'piopiy.voice.piopiy_agent_info', 'short name resolved to the FQCN', lines[7])
+    expect(lines[7]['play'] == 'Short module names through the collections keyword', 'second play', lines[7])
+
+
+def host_lines(run):
+    by_host = collections.defaultdict(list)
+    for line in run:
+        by_host[line['host']].append(line)
+    expect(sorted(by_host) == FLEET, 'every fleet host and only those', sorted(by_host))
+    return by_host
+
+
+def fleet(path):
+    """One run of fleet.yml with routes, ten forks: one create and one map per host."""
+    (run,) = runs(read_lines(path))
+    expect(len(run) == 20, 'ten hosts, two lines each, got %d' % len(run))
+    for host, lines in host_lines(run).items():
+        expect([line['operation'] for line in lines] == ['create', 'map'], 'operations of ' + host, lines)
+        create, route = lines
+        expect(create['agent_name'] == 'audit-solo-' + host and AGENT_ID.match(create['agent_id']), 'create of ' + host, create)
+        number = '+194998000' + host[-2:]
+        expect((route['agent_id'], route['phone_number']) == (create['agent_id'], number), 'map of ' + host, route)
+
+
+def concurrent(path):
+    """Two runs of fleet.yml at once into one file: every line of both, whole, none lost."""
+    both = runs(read_lines(path))
+    expect(len(both) == 2, 'two run ids, got %d' % len(both))
+    tags = set()
+    for run in both:
+        expect(len(run) == 30, 'ten hosts, three lines each, got %d' % len(run))
+        for host, lines in host_lines(run).items():
+            expect([line['operation'] for line in lines] == ['create', 'update', 'delete'], 'operations of ' + host, lines)
+            expect(len(set(line['agent_id'] for line in lines)) == 1, 'one agent per host', lines)
+            expect(lines[1]['after']['language'] == 'ta-IN', 'update', lines[1])
+            tags.add(lines[0]['agent_name'].split('-')[1])
+    expect(tags == {'a', 'b'}, 'each run wrote its own agents', tags)
+
+
+def distinct_runs(expected, *paths):
+    """Every run_id is one run's: as many distinct ids across the files as there were runs."""
+    ids = set()
+    for path in paths:
+        ids.update(line['run_id'] for line in read_lines(path))
+    expect(len(ids) == int(expected), '%s runs, %d run ids' % (expected, len(ids)), sorted(ids))
+
+
+def admin(config, method, path):
+    request = urllib.request.Request(config['piopiy_emulator_url'] + '/__emulator__/' + path, method=method)
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        body = answer.read()
+    return json.loads(body) if body else {}
+
+
+def load_config(path):
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def reset(config_path):
+    admin(load_config(config_path), 'POST', 'reset')
+
+
+def secrets(config_path, minimum_tokens, *paths):
+    """No API key and no agent token the emulator issued appears in any audit file."""
+    config = load_config(config_path)
+    tokens = admin(config, 'GET', 'tokens')['tokens']
+    expect(len(tokens) >= int(minimum_tokens), 'the runs issued %d tokens, expected at least %s' % (len(tokens), minimum_tokens))
+    needles = [config['piopiy_api_key'], config['piopiy_readonly_api_key']] + tokens
+    for path in paths:
+        with open(path, 'rb') as handle:
+            text = handle.read().decode('utf-8')
+        leaked = [needle for needle in needles if needle in text]
+        expect(not leaked, '%s leaks %d secret(s)' % (path, len(leaked)))
+        expect('agent_token' not in text, '%s mentions agent_token' % path)
+
+
+SCENARIOS = dict(lifecycle=lifecycle, failures=failures, fleet=fleet, concurrent=concurrent, reset=reset, secrets=secrets)
+SCENARIOS['distinct-runs'] = distinct_runs
+
+
+def main(argv):
+    try:
+        SCENARIOS[argv[1]](*argv[2:])
+    except Mismatch as error:
+        sys.stderr.write('audit check %s failed: %s\n' % (argv[1], error))
+        return 1
+    print('audit check %s passed' % argv[1])
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))

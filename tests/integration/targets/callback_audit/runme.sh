@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Real ansible-playbook runs against the emulator with the piopiy.voice.audit callback enabled;
+# check_audit.py then checks what they appended, line by line.
+# ansible-test runs this from the target's directory in a temporary copy of tests/integration,
+# with the integration config two levels up.
+set -euo pipefail
+
+config="$(cd ../.. && pwd)/integration_config.yml"
+python=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+
+# ansible-test enables its junit callback through this variable; keep it and add ours.
+export ANSIBLE_CALLBACKS_ENABLED="${ANSIBLE_CALLBACKS_ENABLED:+$ANSIBLE_CALLBACKS_ENABLED,}piopiy.voice.audit"
+# A common umask, so that mode 0600 is the plugin's doing, not the umask's.
+umask 022
+
+playbook() {
+    ansible-playbook -i inventory.yml -e "@$config" "$@"
+}
+
+check() {
+    "$python" check_audit.py "$@"
+}
+
+check reset "$config"
+
+echo "== create, update, delete, map and unmap: with --check, then for real"
+export PIOPIY_AUDIT_LOG="$scratch/lifecycle.jsonl"
+playbook lifecycle.yml --check "$@"
+playbook lifecycle.yml "$@"
+check lifecycle "$PIOPIY_AUDIT_LOG"
+
+echo "== failures, loop items, no_log and short module names"
+export PIOPIY_AUDIT_LOG="$scratch/failures.jsonl"
+playbook failures.yml "$@"
+check failures "$PIOPIY_AUDIT_LOG"
+
+echo "== ten hosts, ten forks; the callback enabled and configured by ansible.cfg, the log path relative to it"
+mkdir "$scratch/cfg"
+cat >"$scratch/cfg/ansible.cfg" <<'CFG'
+[defaults]
+callbacks_enabled = piopiy.voice.audit
+
+[callback_piopiy_audit]
+audit_log = ./fleet.jsonl
+CFG
+env -u ANSIBLE_CALLBACKS_ENABLED -u PIOPIY_AUDIT_LOG ANSIBLE_CONFIG="$scratch/cfg/ansible.cfg" \
+    ansible-playbook -i inventory.yml -e "@$config" fleet.yml --forks 10 -e fleet_tag=solo -e fleet_routes=true "$@"
+check fleet "$scratch/cfg/fleet.jsonl"
+
+echo "== two runs at once, ten forks each, into one file"
+export PIOPIY_AUDIT_LOG="$scratch/concurrent.jsonl"
+playbook fleet.yml --forks 10 -e fleet_tag=a -e fleet_routes=false "$@" >"$scratch/a.out" 2>&1 &
+first=$!
+playbook fleet.yml --forks 10 -e fleet_tag=b -e fleet_routes=false "$@" >"$scratch/b.out" 2>&1 &
+second=$!
+status=0
+wait "$first" || status=1
+wait "$second" || status=1
+if [ "$status" -ne 0 ]; then
+    cat "$scratch/a.out" "$scratch/b.out"
+    exit 1
+fi
+check concurrent "$PIOPIY_AUDIT_LOG"
+
+echo "== run ids: one per run, shared by its lines"
+check distinct-runs 6 "$scratch/lifecycle.jsonl" "$scratch/failures.jsonl" "$scratch/cfg/fleet.jsonl" "$scratch/concurrent.jsonl"
+
+echo "== no API key and no agent token in any audit file"
+# Tokens issued: 1 lifecycle, 3 failures (one hidden by no_log), 10 fleet, 20 concurrent.
+check secrets "$config" 34 "$scratch/lifecycle.jsonl" "$scratch/failures.jsonl" "$scratch/cfg/fleet.jsonl" "$scratch/concurrent.jsonl"
+
+echo "== an audit log that cannot be written: one warning, and the play succeeds"
+touch "$scratch/not-a-directory"
+export PIOPIY_AUDIT_LOG="$scratch/not-a-directory/audit.jsonl"
+output=$(playbook lifecycle.yml --check "$@" 2>&1) || { echo "$output"; echo "the play failed" >&2; exit 1; }
+# Display wraps long warnings: join the lines before counting.
+warnings=$(tr -s ' \n' '  ' <<<"$output" | grep -o 'piopiy.voice.audit cannot write the audit log' | wc -l)
+if [ "$warnings" -ne 1 ]; then
+    echo "$output"
+    echo "expected one warning about the audit log, got $warnings" >&2
+    exit 1
+fi
+echo "all audit checks passed"

@@ -1,0 +1,55 @@
+# -*- coding: utf-8 -*-
+# Copyright: piopiy.voice contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Fail when any byte of the given files holds an API key or an agent token the emulator issued.
+
+Usage: check_secrets.py CONFIG FILE...
+CONFIG is the integration config (emulator URL and keys). Also checks that the
+run really exercised what it claims: tokens were issued, and errors were
+answered while the emulator echoed credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+
+import yaml
+
+WRONG_KEY = 'pk_wrong_leak_check_key'
+
+
+def admin(config, path):
+    with urllib.request.urlopen(config['piopiy_emulator_url'] + '/__emulator__/' + path, timeout=10) as answer:
+        return json.load(answer)
+
+
+def main(config_path, *paths):
+    with open(config_path, encoding='utf-8') as handle:
+        config = yaml.safe_load(handle)
+    tokens = admin(config, 'tokens')['tokens']
+    errors = [entry for entry in admin(config, 'requests')['requests'] if entry['status'] in (401, 403, 404, 409)]
+    secrets = [config['piopiy_api_key'], config['piopiy_readonly_api_key'], WRONG_KEY] + tokens
+    problems = []
+    if len(tokens) < 4:
+        problems.append('expected at least 4 issued tokens, the emulator issued %d' % len(tokens))
+    if {entry['status'] for entry in errors} != {401, 403, 404, 409}:
+        problems.append('expected 401, 403, 404 and 409 answers, got %s' % sorted({entry['status'] for entry in errors}))
+    for path in paths:
+        with open(path, 'rb') as handle:
+            content = handle.read()
+        if not content:
+            problems.append('%s is empty' % path)
+        for secret in secrets:
+            if secret.encode() in content:
+                problems.append('%s holds a secret (%s...)' % (path, secret[:8]))
+    for problem in problems:
+        print('FAIL: ' + problem)
+    print('checked %d file(s) for %d secret(s), %d of them agent tokens' % (len(paths), len(secrets), len(tokens)))
+    return 1 if problems else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(*sys.argv[1:]))
