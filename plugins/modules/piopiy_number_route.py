@@ -184,8 +184,10 @@ class NumberRoutes:
         self.module = module
         self.params = module.params
         self.client = piopiy_client(module, pool_size=self.params['parallel_requests'])
-        field = 'phone_numbers' if self.params['phone_numbers'] is not None else 'phone_number'
-        self.numbers = normalize_phone_numbers(module, field, self.params[field] if field == 'phone_numbers' else [self.params[field]])
+        if self.params['phone_numbers'] is not None:
+            self.numbers = normalize_phone_numbers(module, 'phone_numbers', self.params['phone_numbers'])
+        else:
+            self.numbers = normalize_phone_numbers(module, 'phone_number', [self.params['phone_number']])
 
     def resolve_agent_id(self, current):
         """The target agent's id, or None: no agent given, or an agent that does not exist.
@@ -233,6 +235,16 @@ class NumberRoutes:
     def has_agent(self):
         return bool(self.params['agent_id'] or self.params['agent_name'])
 
+    def write_all(self, changes):
+        """The module's one door to the API for changes; in check mode nothing is sent.
+
+        Returns, per change, the route after it (None after an unmap) or the
+        PiopiyAPIError that stopped it; in check mode, the planned route.
+        """
+        if self.module.check_mode:
+            return [planned for unused_op, unused_number, unused_before, planned in changes]
+        return run_parallel(self.apply, changes, self.params['parallel_requests'])
+
     def apply(self, change):
         op, number, unused_before, after = change
         if op == 'map':
@@ -246,23 +258,20 @@ class NumberRoutes:
             agent_id = self.resolve_agent_id(current)
             self.check_purchased()
             changes = self.plan(agent_id, current)
-            outcomes = [] if self.module.check_mode else run_parallel(self.apply, changes, self.params['parallel_requests'])
+            outcomes = self.write_all(changes)
         except PiopiyAPIError as error:
             fail_api(self.module, error)
         self.finish(current, changes, outcomes)
 
     def finish(self, current, changes, outcomes):
         operations, errors, after = [], [], dict(current)
-        for index, (op, number, before, planned) in enumerate(changes):
-            if outcomes and isinstance(outcomes[index], PiopiyAPIError):
-                errors.append('%s %s: %s' % (op, number, outcomes[index]))
+        for (op, number, before, unused_planned), outcome in zip(changes, outcomes):
+            if isinstance(outcome, PiopiyAPIError):
+                errors.append('%s %s: %s' % (op, number, outcome))
                 continue
-            result = outcomes[index] if outcomes else planned
             operations.append({'op': op, 'resource': 'route', 'phone_number': number,
-                               'agent_id': (result or before)['agent_id'], 'before': before, 'after': result})
-            after[number] = result
-            if result is None:
-                del after[number]
+                               'agent_id': (outcome or before)['agent_id'], 'before': before, 'after': outcome})
+            after[number] = outcome
         handled = sorted(set(self.numbers) | set(operation['phone_number'] for operation in operations))
         routes_before = [current.get(number) or disconnected(number) for number in handled]
         routes_after = [after.get(number) or disconnected(number) for number in handled]
