@@ -17,12 +17,13 @@ export PYTHON := $(BIN)/python
 export TEST_PYTHON
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: help test demo venv stage sanity units integration lint pytest clean collection-link
+.PHONY: help test demo bench venv stage sanity units integration lint pytest clean collection-link
 
 help:
 	@echo "make test   every check: sanity, units, integration, lint, build + docs, pytest"
 	@echo "make demo   run the main playbook against the local emulator"
 	@echo "           (make integration TARGETS=piopiy_agent runs one target)"
+	@echo "make bench  time the support_agent role against a uri baseline (~8 min; tests/output/bench/)"
 	@echo "make clean  remove the virtualenv and build outputs"
 
 test: sanity units integration lint pytest
@@ -58,7 +59,7 @@ lint: venv
 	ansible-lint --profile production
 
 pytest: venv
-	python -m pytest -q tests/emulator tests/collection
+	python -m pytest -q tests/emulator tests/meta tests/build
 
 # The work tree is the collection: a link under ansible_collections/ lets ansible-playbook find it.
 COLLECTIONS := $(CURDIR)/build/collections
@@ -69,6 +70,10 @@ collection-link:
 
 demo: venv collection-link
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) tests/utils/with_emulator.sh playbooks/demo.sh
+
+# Not part of `make test`: it takes minutes and measures the machine. It starts its own emulator.
+bench: venv collection-link
+	python tests/perf/bench.py --collections-path $(COLLECTIONS)
 
 clean:
 	rm -rf $(VENV) $(STAGE_ROOT) build .ansible tests/output .pytest_cache

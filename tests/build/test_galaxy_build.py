@@ -69,3 +69,12 @@ def test_every_plugin_is_documented_by_ansible_doc(installed, kind, name):
         assert 'api_key' in doc['doc']['options'], 'the connection doc fragment is missing'
         assert doc['examples'].strip()
         assert doc['return']
+
+
+@pytest.mark.parametrize('playbook', sorted(path.stem for path in (ROOT / 'playbooks').glob('*.yml')))
+def test_every_playbook_runs_by_fqcn_from_the_installed_collection(installed, playbook):
+    listed = run(str(BIN / 'ansible-playbook'), '-i', str(ROOT / 'playbooks' / 'inventory'), '--list-tasks', 'piopiy.voice.' + playbook,
+                 env=installed['env'])
+    assert 'piopiy_environments' in listed
+    assert str(installed['path']) in run(str(BIN / 'ansible-playbook'), '-i', str(ROOT / 'playbooks' / 'inventory'), '--syntax-check', '-v',
+                                         'piopiy.voice.' + playbook, env=installed['env'])
