@@ -247,11 +247,8 @@ class PiopiyResource:
             after = handler(before)
         except PiopiyAPIError as error:
             fail_api(self.module, error, changed=self.changed, operations=self.operations)
-        result = {
-            'changed': self.changed,
-            'diff': {'before': before or {}, 'after': after or {}},
-            'operations': self.operations,
-            self.kind: after or {},
-        }
+        result = {'changed': self.changed, 'operations': self.operations, self.kind: after or {}}
+        if self.module._diff:
+            result['diff'] = {'before': before or {}, 'after': after or {}}
         result.update(self.extra)
         self.module.exit_json(**result)

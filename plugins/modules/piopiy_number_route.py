@@ -273,10 +273,11 @@ class NumberRoutes:
                                'agent_id': (outcome or before)['agent_id'], 'before': before, 'after': outcome})
             after[number] = outcome
         handled = sorted(set(self.numbers) | set(operation['phone_number'] for operation in operations))
-        routes_before = [current.get(number) or disconnected(number) for number in handled]
         routes_after = [after.get(number) or disconnected(number) for number in handled]
-        result = {'changed': bool(operations), 'routes': routes_after, 'operations': operations,
-                  'diff': {'before': {'routes': routes_before}, 'after': {'routes': routes_after}}}
+        result = {'changed': bool(operations), 'routes': routes_after, 'operations': operations}
+        if self.module._diff:
+            routes_before = [current.get(number) or disconnected(number) for number in handled]
+            result['diff'] = {'before': {'routes': routes_before}, 'after': {'routes': routes_after}}
         if self.params['phone_number']:
             result['route'] = next(route for route in routes_after if route['phone_number'] == self.numbers[0])
         if errors:
