@@ -46,7 +46,8 @@ RETRY_AFTER_CAP = 60.0
 RETRYABLE_STATUSES = frozenset((429, 502, 503, 504))
 
 _BEARER = re.compile(r'(Bearer\s+)[A-Za-z0-9._~+/=-]+', re.IGNORECASE)
-_AGENT_TOKEN = re.compile(r'agt_[A-Za-z0-9_\-]+')
+_AGENT_TOKEN = re.compile(r'\bagt_[A-Za-z0-9_\-]+')
+_API_KEY_SHAPE = re.compile(r'\bpk_(?:live|test)_[A-Za-z0-9_\-]+')
 _HINTS = {
     401: 'check api_key / PIOPIY_API_KEY',
     403: 'the API key is not allowed to do this: use a key with write access to the workspace',
@@ -64,8 +65,9 @@ def route_path(phone_number):
 
 
 def redact(text, secrets=()):
-    """Remove the API key, bearer credentials and agent tokens from text."""
-    text = _AGENT_TOKEN.sub('agt_********', _BEARER.sub(r'\1********', str(text)))
+    """Remove bearer credentials, agent tokens, anything shaped like an API key, and the given secrets from text."""
+    text = _BEARER.sub(r'\1********', str(text))
+    text = _API_KEY_SHAPE.sub('pk_********', _AGENT_TOKEN.sub('agt_********', text))
     for secret in secrets:
         if secret:
             text = text.replace(secret, '********')

@@ -217,6 +217,11 @@ def test_redact_removes_key_bearer_and_agent_tokens():
     assert redact(text, ('pk_secret',)) == 'key ********, header Bearer ********, token agt_********'
 
 
+def test_redact_removes_anything_shaped_like_an_api_key_and_spares_lookalikes():
+    assert redact('echoed pk_live_A1b2-C3 and pk_test_acme_0001') == 'echoed pk_******** and pk_********'
+    assert redact('agent desk_pk_1 and backup_agent') == 'agent desk_pk_1 and backup_agent'
+
+
 def test_refused_connection_is_retried_even_for_post(sleeps):
     with socket.socket() as probe:
         probe.bind(('127.0.0.1', 0))
