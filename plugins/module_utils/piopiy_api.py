@@ -158,6 +158,17 @@ class PiopiyClient:
     def get_agent(self, agent_id):
         return self._get_or_none(agent_path(agent_id))
 
+    def agents_named(self, name):
+        """Every agent with exactly this name: the API does not keep names unique."""
+        return [agent for agent in self.list_agents() if agent.get('name') == name]
+
+    def complete_agent(self, item):
+        """An agent list item with its language: list items may leave it out, and then only the agent itself tells it.
+
+        None when the agent was deleted in between.
+        """
+        return item if 'language' in item else self.get_agent(item['id'])
+
     def create_agent(self, name, language):
         """Create an agent; after an ambiguous failure, adopt the agent if the API did make it.
 
@@ -172,7 +183,7 @@ class PiopiyClient:
             except AmbiguousWriteError:
                 if attempt == MAX_ATTEMPTS:
                     raise
-            made = [agent for agent in self.list_agents() if agent.get('name') == name]
+            made = self.agents_named(name)
             if made:
                 return dict(made[0], language=language, agent_token=None)
             self._sleep(self._backoff(attempt))

@@ -116,7 +116,7 @@ def agent_by_name(module, client, name):
 
     Piopiy does not keep names unique, so the collection refuses to guess.
     """
-    matches = [agent for agent in client.list_agents() if agent.get('name') == name]
+    matches = client.agents_named(name)
     if len(matches) > 1:
         module.fail_json(msg='%d agents are named %r (ids: %s): set id to choose one'
                              % (len(matches), name, ', '.join(sorted(agent['id'] for agent in matches))))

@@ -163,9 +163,9 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import Pio
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import (
     PiopiyResource,
     agent_by_name,
-    secret_file_problem,
     normalize_agent,
     piopiy_module,
+    secret_file_problem,
     write_secret_file,
 )
 
@@ -185,11 +185,9 @@ class Agent(PiopiyResource):
                 self.module.fail_json(msg='no agent with id %s in this workspace: an agent is never created from an id; '
                                           'remove id to create one by name' % params['id'])
             return normalize_agent(agent)
+        # Read the one agent whose language the list may leave out, never every agent.
         agent = agent_by_name(self.module, self.client, params['name'])
-        if agent and 'language' not in agent:
-            # List items may lack the language: read the one agent we need, never every agent.
-            agent = self.client.get_agent(agent['id'])
-        return normalize_agent(agent)
+        return normalize_agent(self.client.complete_agent(agent) if agent else None)
 
     def wanted(self):
         return {'name': self.module.params['name'], 'language': self.module.params['language']}

@@ -87,12 +87,10 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import 
 def find_agents(client, name=None, agent_id=None):
     if agent_id:
         return [agent for agent in [client.get_agent(agent_id)] if agent]
-    agents = client.list_agents()
     if name is None:
-        return agents
-    # A name matches few agents: read each one that lacks its language.
-    return [agent if 'language' in agent else client.get_agent(agent['id']) or agent
-            for agent in agents if agent.get('name') == name]
+        return client.list_agents()
+    # A name matches few agents: complete each one's language.
+    return [client.complete_agent(agent) or agent for agent in client.agents_named(name)]
 
 
 def main():
