@@ -194,6 +194,13 @@ class PiopiyResource:
     def delete(self, current):
         raise NotImplementedError
 
+    def attach(self, before, after):
+        """What the resource carries beside its own fields (an agent's numbers), made so after its own write.
+
+        Returns the whole before and after, as the task reports them.
+        """
+        return before, after
+
     def identity(self, resource):
         """What names the resource in an operation record."""
         return {'id': resource.get('id')}
@@ -245,6 +252,7 @@ class PiopiyResource:
             before = self.lookup()
             handler = self.absent if self.module.params.get('state') == 'absent' else self.present
             after = handler(before)
+            before, after = self.attach(before, after)
         except PiopiyAPIError as error:
             fail_api(self.module, error, changed=self.changed, operations=self.operations)
         result = {'changed': self.changed, 'operations': self.operations, self.kind: after or {}}

@@ -55,6 +55,31 @@ options:
         a new token can be issued in the Piopiy dashboard.
     type: bool
     default: true
+  phone_numbers:
+    description:
+      - The phone numbers routed to the agent, each in E.164 form as in M(piopiy.voice.piopiy_number_route)
+        (V(+) and 8 to 15 digits; spaces, dashes, dots and brackets are removed first).
+      - Each listed number is routed to the agent, moved from another agent if needed. With
+        O(purge_phone_numbers=true), numbers routed to the agent but not listed are unmapped, so the list is the
+        agent's complete set of numbers; V([]) unmaps them all.
+      - Every number is checked, well formed and purchased, before the first write. A task with any bad number
+        fails, names every bad number, and creates nothing.
+      - When omitted, the agent's routes are left alone and not read.
+      - Only with O(state=present). To unmap the numbers of an agent before deleting it, use
+        M(piopiy.voice.piopiy_number_route) with O(piopiy.voice.piopiy_number_route#module:state=absent).
+    type: list
+    elements: str
+  purge_phone_numbers:
+    description:
+      - With O(phone_numbers), whether numbers routed to the agent but not listed are unmapped.
+      - V(false) only adds routes, like M(piopiy.voice.piopiy_number_route) does without O(piopiy.voice.piopiy_number_route#module:exclusive).
+    type: bool
+    default: true
+  parallel_requests:
+    description:
+      - With O(phone_numbers), how many route writes are sent at once. V(1) sends them strictly one after another.
+    type: int
+    default: 8
 extends_documentation_fragment:
   - piopiy.voice.piopiy
   - piopiy.voice.piopiy.action_group
@@ -79,6 +104,13 @@ EXAMPLES = r"""
         name: prod-support-agent
         language: en-IN
         token_file: /etc/piopiy/prod-support-agent.token
+
+    - name: Ensure the prod support agent and its complete set of numbers, in one task
+      piopiy.voice.piopiy_agent:
+        name: prod-support-agent
+        phone_numbers:
+          - "+19499800001"
+          - "+1 (949) 980-0002"
 
     - name: Rename an agent found by id
       piopiy.voice.piopiy_agent:
@@ -119,6 +151,14 @@ agent:
       description: The agent's status.
       type: str
       sample: active
+    phone_numbers:
+      description:
+        - The numbers routed to the agent after the task, sorted. In check mode, as they would be.
+        - In the diff's before, the numbers routed to it before the task.
+      returned: when O(phone_numbers) is given
+      type: list
+      elements: str
+      sample: ["+19499800001", "+19499800002"]
 agent_token:
   description:
     - The secret token of the agent this run created. Piopiy shows it once, only when the agent is created.
@@ -137,23 +177,29 @@ operations:
   elements: dict
   contains:
     op:
-      description: The operation.
+      description: The operation; C(map) and C(unmap) are route writes made for O(phone_numbers).
       type: str
-      choices: [create, update, delete]
+      choices: [create, update, delete, map, unmap]
     resource:
-      description: The kind of resource, always C(agent).
+      description: The kind of resource, C(agent), or C(route) for a route write.
       type: str
     id:
-      description: The agent's id (null for an agent that check mode would create).
+      description: The agent's id (null for an agent that check mode would create). Agent operations only.
       type: str
     name:
-      description: The agent's name.
+      description: The agent's name. Agent operations only.
+      type: str
+    phone_number:
+      description: The number. Route operations only, as in M(piopiy.voice.piopiy_number_route).
+      type: str
+    agent_id:
+      description: The agent the number routes to after a map, or routed to before an unmap. Route operations only.
       type: str
     before:
-      description: The agent before the operation, null for a create.
+      description: The resource before the operation, null for a create, or a map of a number without a route.
       type: dict
     after:
-      description: The agent after the operation, null for a delete.
+      description: The resource after the operation, null for a delete or an unmap.
       type: dict
 """
 
@@ -164,10 +210,13 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import 
     PiopiyResource,
     agent_by_name,
     normalize_agent,
+    normalize_phone_numbers,
+    piopiy_client,
     piopiy_module,
     secret_file_problem,
     write_secret_file,
 )
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import NumberRoutes
 
 DEFAULT_LANGUAGE = 'en-US'
 BCP47 = re.compile(r'^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$')
@@ -177,7 +226,23 @@ class Agent(PiopiyResource):
     kind = 'agent'
     fields = ('name', 'language', 'status')
 
+    def __init__(self, module):
+        params = module.params
+        super().__init__(module, piopiy_client(module, pool_size=params['parallel_requests']))
+        self.numbers = None
+        if params['phone_numbers'] is not None:
+            numbers = normalize_phone_numbers(module, 'phone_numbers', params['phone_numbers'])
+            self.numbers = NumberRoutes(module, self.client, numbers, params['parallel_requests'])
+
     def lookup(self):
+        agent = self.find()
+        if self.numbers:
+            # Every number is read and checked here, before the agent's own write.
+            self.numbers.read_routes()
+            self.numbers.check_purchased()
+        return agent
+
+    def find(self):
         params = self.module.params
         if params['id']:
             agent = self.client.get_agent(params['id'])
@@ -188,6 +253,25 @@ class Agent(PiopiyResource):
         # Read the one agent whose language the list may leave out, never every agent.
         agent = agent_by_name(self.module, self.client, params['name'])
         return normalize_agent(self.client.complete_agent(agent) if agent else None)
+
+    def attach(self, before, after):
+        """Route the listed numbers to the agent once it exists; the agent then reports its numbers."""
+        if self.numbers is None:
+            return before, after
+        agent_id = after['id']  # None only in check mode, for an agent it would create
+        changes = self.numbers.plan_present(agent_id, self.module.params['purge_phone_numbers'])
+        outcomes = self.write(self.numbers.send, changes) if changes else []
+        if outcomes is None:  # check mode: the plans stand for the outcomes
+            outcomes = [planned for unused_op, unused_number, unused_before, planned in changes]
+        operations, errors, routes = self.numbers.settle(changes, outcomes)
+        self.operations.extend(operations)
+        after = dict(after, phone_numbers=self.numbers.routed_to(agent_id, routes) if agent_id else sorted(self.numbers.numbers))
+        if errors:
+            self.module.fail_json(msg='the agent is in place, but %d of %d route change(s) failed: %s'
+                                      % (len(errors), len(changes), '; '.join(errors)),
+                                  changed=self.changed, operations=self.operations, agent=after)
+        before = dict(before, phone_numbers=self.numbers.routed_to(before['id'])) if before else None
+        return before, after
 
     def wanted(self):
         return {'name': self.module.params['name'], 'language': self.module.params['language']}
@@ -241,6 +325,9 @@ def validate(module):
         module.fail_json(msg='language %r is not a BCP 47 tag: use a tag such as en-US, en-IN, hi-IN or ta-IN' % params['language'])
     if params['token_file'] and not params['return_token']:
         module.fail_json(msg='token_file and return_token=false contradict each other: keep the token in token_file, or drop it')
+    if params['state'] == 'absent' and params['phone_numbers'] is not None:
+        module.fail_json(msg='phone_numbers is only used with state=present: to unmap the numbers of an agent, use '
+                             'piopiy.voice.piopiy_number_route with state=absent')
     if params['state'] == 'present' and params['token_file']:
         problem = secret_file_problem(params['token_file'])
         if problem:
@@ -256,6 +343,9 @@ def main():
             state=dict(type='str', choices=['present', 'absent'], default='present'),
             token_file=dict(type='path'),
             return_token=dict(type='bool', default=True),
+            phone_numbers=dict(type='list', elements='str'),
+            purge_phone_numbers=dict(type='bool', default=True),
+            parallel_requests=dict(type='int', default=8),
         ),
         required_one_of=[('name', 'id')],
     )

@@ -162,32 +162,22 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import 
     agent_by_name,
     fail_api,
     normalize_phone_numbers,
-    normalize_route,
     piopiy_client,
     piopiy_module,
-    run_parallel,
 )
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import NumberRoutes, disconnected
 
 
-def disconnected(phone_number):
-    return {'phone_number': phone_number, 'route_type': None, 'agent_id': None, 'status': 'disconnected'}
-
-
-def connected(phone_number, agent_id):
-    return {'phone_number': phone_number, 'route_type': ROUTE_TYPE, 'agent_id': agent_id, 'status': 'connected'}
-
-
-class NumberRoutes:
-    """Desired routes for a set of numbers: read everything once, plan, validate, then write only the differences."""
+class RouteTask:
+    """The task: find the agent, read and check every number, then write only the differences."""
 
     def __init__(self, module):
         self.module = module
         self.params = module.params
+        field = 'phone_numbers' if self.params['phone_numbers'] is not None else 'phone_number'
+        numbers = self.params['phone_numbers'] if field == 'phone_numbers' else [self.params['phone_number']]
         self.client = piopiy_client(module, pool_size=self.params['parallel_requests'])
-        if self.params['phone_numbers'] is not None:
-            self.numbers = normalize_phone_numbers(module, 'phone_numbers', self.params['phone_numbers'])
-        else:
-            self.numbers = normalize_phone_numbers(module, 'phone_number', [self.params['phone_number']])
+        self.routes = NumberRoutes(module, self.client, normalize_phone_numbers(module, field, numbers), self.params['parallel_requests'])
 
     def resolve_agent_id(self, current):
         """The target agent's id, or None: no agent given, or an agent that does not exist.
@@ -210,76 +200,43 @@ class NumberRoutes:
                                       'or check %s' % (what, 'agent_id' if agent_id else 'agent_name'))
         return agent['id'] if agent else None
 
-    def check_purchased(self):
-        purchased = set(number.get('number') for number in self.client.list_purchased_numbers())
-        missing = [number for number in self.numbers if number not in purchased]
-        if missing:
-            self.module.fail_json(msg='%d number(s) are not purchased in this workspace: %s. Nothing was changed: buy them, '
-                                      'or remove them from the task' % (len(missing), ', '.join(missing)), numbers=missing)
-
-    def plan(self, agent_id, current):
-        """(op, phone_number, before, after) for every write the desired state needs."""
-        if self.params['state'] == 'absent':
-            if self.has_agent() and agent_id is None:
-                return []  # the agent does not exist, so no route points to it
-            return [('unmap', number, current[number], None) for number in self.numbers
-                    if number in current and agent_id in (None, current[number]['agent_id'])]
-        changes = [('map', number, current.get(number), connected(number, agent_id)) for number in self.numbers
-                   if agent_id is None or current.get(number, {}).get('agent_id') != agent_id]
-        if self.params['exclusive'] and agent_id is not None:
-            listed = set(self.numbers)
-            changes += [('unmap', number, route, None) for number, route in sorted(current.items())
-                        if route['agent_id'] == agent_id and number not in listed]
-        return changes
+    def plan(self, agent_id):
+        if self.params['state'] == 'present':
+            return self.routes.plan_present(agent_id, self.params['exclusive'])
+        if self.has_agent() and agent_id is None:
+            return []  # the agent does not exist, so no route points to it
+        return self.routes.plan_absent(agent_id)
 
     def has_agent(self):
         return bool(self.params['agent_id'] or self.params['agent_name'])
 
     def write_all(self, changes):
-        """The module's one door to the API for changes; in check mode nothing is sent.
-
-        Returns, per change, the route after it (None after an unmap) or the
-        PiopiyAPIError that stopped it; in check mode, the planned route.
-        """
+        """The module's one door to the API for changes; in check mode nothing is sent and the plans stand for the outcomes."""
         if self.module.check_mode:
             return [planned for unused_op, unused_number, unused_before, planned in changes]
-        return run_parallel(self.apply, changes, self.params['parallel_requests'])
-
-    def apply(self, change):
-        op, number, unused_before, after = change
-        if op == 'map':
-            return normalize_route(self.client.set_route(number, after['agent_id']))
-        self.client.delete_route(number)
-        return None
+        return self.routes.send(changes)
 
     def run(self):
         try:
-            current = dict((route['phone_number'], normalize_route(route)) for route in self.client.list_routes())
+            current = self.routes.read_routes()
             agent_id = self.resolve_agent_id(current)
-            self.check_purchased()
-            changes = self.plan(agent_id, current)
+            self.routes.check_purchased()
+            changes = self.plan(agent_id)
             outcomes = self.write_all(changes)
         except PiopiyAPIError as error:
             fail_api(self.module, error)
         self.finish(current, changes, outcomes)
 
     def finish(self, current, changes, outcomes):
-        operations, errors, after = [], [], dict(current)
-        for (op, number, before, unused_planned), outcome in zip(changes, outcomes):
-            if isinstance(outcome, PiopiyAPIError):
-                errors.append('%s %s: %s' % (op, number, outcome))
-                continue
-            operations.append({'op': op, 'resource': 'route', 'phone_number': number,
-                               'agent_id': (outcome or before)['agent_id'], 'before': before, 'after': outcome})
-            after[number] = outcome
-        handled = sorted(set(self.numbers) | set(operation['phone_number'] for operation in operations))
+        operations, errors, after = self.routes.settle(changes, outcomes)
+        handled = sorted(set(self.routes.numbers) | set(operation['phone_number'] for operation in operations))
         routes_after = [after.get(number) or disconnected(number) for number in handled]
         result = {'changed': bool(operations), 'routes': routes_after, 'operations': operations}
         if self.module._diff:
             routes_before = [current.get(number) or disconnected(number) for number in handled]
             result['diff'] = {'before': {'routes': routes_before}, 'after': {'routes': routes_after}}
         if self.params['phone_number']:
-            result['route'] = next(route for route in routes_after if route['phone_number'] == self.numbers[0])
+            result['route'] = next(route for route in routes_after if route['phone_number'] == self.routes.numbers[0])
         if errors:
             self.module.fail_json(msg='%d of %d route change(s) failed: %s' % (len(errors), len(changes), '; '.join(errors)), **result)
         self.module.exit_json(**result)
@@ -301,9 +258,7 @@ def main():
         required_one_of=[('phone_number', 'phone_numbers')],
         required_if=[('state', 'present', ('agent_id', 'agent_name'), True)],
     )
-    if not 1 <= module.params['parallel_requests'] <= 64:
-        module.fail_json(msg='parallel_requests must be between 1 and 64, got %d' % module.params['parallel_requests'])
-    NumberRoutes(module).run()
+    RouteTask(module).run()
 
 
 if __name__ == '__main__':
