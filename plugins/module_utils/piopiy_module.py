@@ -34,6 +34,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import (
 HUMAN_NUMBER_SEPARATORS = re.compile(r'[\s().-]')
 AGENT_FIELDS = ('id', 'name', 'language', 'status')
 ROUTE_FIELDS = ('phone_number', 'route_type', 'agent_id', 'status')
+MAX_PARALLEL_REQUESTS = 64
 
 
 def normalize_agent(raw):
@@ -63,6 +64,9 @@ def piopiy_module(argument_spec, **kwargs):
         module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
     if not module.params['api_key'].strip():
         module.fail_json(msg='api_key is empty: set api_key or the PIOPIY_API_KEY environment variable')
+    workers = module.params.get('parallel_requests')
+    if workers is not None and not 1 <= workers <= MAX_PARALLEL_REQUESTS:
+        module.fail_json(msg='parallel_requests must be between 1 and %d, got %d' % (MAX_PARALLEL_REQUESTS, workers))
     return module
 
 
@@ -254,7 +258,7 @@ class PiopiyResource:
             after = handler(before)
             before, after = self.attach(before, after)
         except PiopiyAPIError as error:
-            fail_api(self.module, error, changed=self.changed, operations=self.operations)
+            fail_api(self.module, error, changed=self.changed, operations=self.operations, **self.extra)
         result = {'changed': self.changed, 'operations': self.operations, self.kind: after or {}}
         if self.module._diff:
             result['diff'] = {'before': before or {}, 'after': after or {}}

@@ -34,8 +34,6 @@ class NumberRoutes:
     """
 
     def __init__(self, module, client, numbers, workers):
-        if not 1 <= workers <= 64:
-            module.fail_json(msg='parallel_requests must be between 1 and 64, got %d' % workers)
         self.module = module
         self.client = client
         self.numbers = numbers
@@ -80,7 +78,9 @@ class NumberRoutes:
     def apply(self, change):
         op, number, unused_before, after = change
         if op == 'map':
-            return normalize_route(self.client.set_route(number, after['agent_id']))
+            # A 2xx answer is the route; fields the answer leaves out are those that were sent.
+            answer = normalize_route(self.client.set_route(number, after['agent_id'])) or {}
+            return dict(after, **dict((key, value) for key, value in answer.items() if value is not None))
         self.client.delete_route(number)
         return None
 

@@ -11,6 +11,7 @@ short_description: Manage Piopiy Voice AI agents
 version_added: 0.1.0
 description:
   - Create, rename, change the language of, and delete an AI agent in a Piopiy workspace, as desired state.
+  - With O(phone_numbers), also route the agent's numbers, in the same task.
   - An agent is identified by its exact O(name). Piopiy allows several agents with one name;
     this module refuses to guess and fails when a name is ambiguous, listing the ids.
 author:
@@ -36,7 +37,7 @@ options:
     description:
       - V(present) creates the agent or updates it in place; V(absent) deletes it.
       - An agent that still has phone numbers routed to it cannot be deleted; unmap them first
-        with M(piopiy.voice.piopiy_number_route).
+        with M(piopiy.voice.piopiy_number_route), or with O(phone_numbers=[]) in a task before.
     type: str
     choices: [present, absent]
     default: present
@@ -77,9 +78,14 @@ options:
     default: true
   parallel_requests:
     description:
-      - With O(phone_numbers), how many route writes are sent at once. V(1) sends them strictly one after another.
+      - With O(phone_numbers), how many route writes are sent at once, from 1 to 64. V(1) sends them strictly one after another.
     type: int
     default: 8
+seealso:
+  - module: piopiy.voice.piopiy_agent_info
+    description: List agents, by name or id.
+  - module: piopiy.voice.piopiy_number_route
+    description: Route numbers to an agent, or remove routes, without touching the agent.
 extends_documentation_fragment:
   - piopiy.voice.piopiy
   - piopiy.voice.piopiy.action_group
@@ -163,11 +169,11 @@ agent_token:
   description:
     - The secret token of the agent this run created. Piopiy shows it once, only when the agent is created.
     - Store it, and set C(no_log) on the task. Not returned when O(token_file) is set.
-  returned: when the agent was created, O(token_file) is not set and O(return_token) is true
+  returned: when the agent was created, O(token_file) is not set and O(return_token) is true, also when a later route write of the task failed
   type: str
 agent_token_file:
   description: The file the new agent's token was written to.
-  returned: when the agent was created and O(token_file) is set
+  returned: when the agent was created and O(token_file) is set, also when a later route write of the task failed
   type: str
   sample: /etc/piopiy/prod-support-agent.token
 operations:
@@ -193,7 +199,9 @@ operations:
       description: The number. Route operations only, as in M(piopiy.voice.piopiy_number_route).
       type: str
     agent_id:
-      description: The agent the number routes to after a map, or routed to before an unmap. Route operations only.
+      description:
+        - The agent the number routes to after a map, or routed to before an unmap. Route operations only.
+        - Null in check mode for a map to an agent the task would create.
       type: str
     before:
       description: The resource before the operation, null for a create, or a map of a number without a route.
@@ -260,16 +268,19 @@ class Agent(PiopiyResource):
             return before, after
         agent_id = after['id']  # None only in check mode, for an agent it would create
         changes = self.numbers.plan_present(agent_id, self.module.params['purge_phone_numbers'])
+        agent_changed = self.changed
         outcomes = self.write(self.numbers.send, changes) if changes else []
         if outcomes is None:  # check mode: the plans stand for the outcomes
             outcomes = [planned for unused_op, unused_number, unused_before, planned in changes]
         operations, errors, routes = self.numbers.settle(changes, outcomes)
         self.operations.extend(operations)
+        self.changed = agent_changed or bool(operations)  # a refused write changes nothing
         after = dict(after, phone_numbers=self.numbers.routed_to(agent_id, routes) if agent_id else sorted(self.numbers.numbers))
         if errors:
+            # The result keeps a new agent's token: Piopiy shows it once.
             self.module.fail_json(msg='the agent is in place, but %d of %d route change(s) failed: %s'
                                       % (len(errors), len(changes), '; '.join(errors)),
-                                  changed=self.changed, operations=self.operations, agent=after)
+                                  changed=self.changed, operations=self.operations, agent=after, **self.extra)
         before = dict(before, phone_numbers=self.numbers.routed_to(before['id'])) if before else None
         return before, after
 
@@ -300,8 +311,9 @@ class Agent(PiopiyResource):
                 raise
             numbers = sorted(route['phone_number'] for route in self.client.list_routes(agent_id=current['id']))
             self.module.fail_json(
-                msg='agent %r (%s) still has %d number(s) routed to it: %s. Nothing was deleted: unmap them first '
-                    'with piopiy.voice.piopiy_number_route state=absent' % (current['name'], current['id'], len(numbers), ', '.join(numbers)),
+                msg='agent %r (%s) still has %d number(s) routed to it: %s. Nothing was deleted: unmap them first, '
+                    'with piopiy.voice.piopiy_number_route state=absent or piopiy_agent phone_numbers=[]'
+                    % (current['name'], current['id'], len(numbers), ', '.join(numbers)),
                 numbers=numbers, changed=False)
 
     def keep_token(self, token):

@@ -23,6 +23,9 @@ options:
     description:
       - Only the agent with this id.
     type: str
+seealso:
+  - module: piopiy.voice.piopiy_agent
+    description: An agent, and with O(piopiy.voice.piopiy_agent#module:phone_numbers) its complete set of numbers, in one task.
 extends_documentation_fragment:
   - piopiy.voice.piopiy
   - piopiy.voice.piopiy.action_group

@@ -63,10 +63,15 @@ options:
     default: false
   parallel_requests:
     description:
-      - How many writes are sent at once. V(1) sends them strictly one after another.
+      - How many writes are sent at once, from 1 to 64. V(1) sends them strictly one after another.
       - Connections are kept alive, and a rate limit answered to one write pauses them all.
     type: int
     default: 8
+seealso:
+  - module: piopiy.voice.piopiy_agent
+    description: An agent, and with O(piopiy.voice.piopiy_agent#module:phone_numbers) its complete set of numbers, in one task.
+  - module: piopiy.voice.piopiy_number_route_info
+    description: The routes and purchased numbers of the workspace.
 extends_documentation_fragment:
   - piopiy.voice.piopiy
   - piopiy.voice.piopiy.action_group

@@ -27,6 +27,9 @@ options:
     description:
       - Only this number, in E.164 form (spaces, dashes, dots and brackets are removed first).
     type: str
+seealso:
+  - module: piopiy.voice.piopiy_number_route
+    description: Route numbers to an agent, or remove routes, without touching the agent.
 extends_documentation_fragment:
   - piopiy.voice.piopiy
   - piopiy.voice.piopiy.action_group

@@ -466,6 +466,8 @@ FAULT_RULES = {
     'fail_next_429': (0, _valid_count, 'an integer >= 0'),
     'fail_next_5xx': (0, _valid_count, 'an integer >= 0'),
     'drop_next_posts': (0, _valid_count, 'an integer >= 0'),
+    'only': (None, lambda value: value is None or (isinstance(value, str) and re.match(r'^[A-Z]+ /\S*$', value) is not None),
+             'null or a method and a path prefix, such as "POST /v1/phone-number-routing"'),
 }
 
 
@@ -521,10 +523,20 @@ class Faults:
         # Rates of 0 never touch the generator, so a seeded run only depends on the rates in use.
         return rate > 0 and self._rng.random() < rate
 
-    def pick_error(self):
+    def _targets(self, method, path):
+        """Whether the 429, 5xx and drop faults apply to this request (the `only` setting)."""
+        only = self._settings['only']
+        if only is None:
+            return True
+        only_method, only_path = only.split(' ', 1)
+        return method == only_method and path.startswith(only_path)
+
+    def pick_error(self, method, path):
         """The ApiError to inject instead of answering this request, or None."""
         with self._lock:
             settings = self._settings
+            if not self._targets(method, path):
+                return None
             if self._take('fail_next_429'):
                 return rate_limited_error(settings)
             if self._take('fail_next_5xx'):
@@ -535,11 +547,13 @@ class Faults:
                 return server_error(settings)
         return None
 
-    def should_drop(self, method):
+    def should_drop(self, method, path):
         """Whether to close the connection instead of answering this (already applied) request."""
         if method != 'POST':
             return False
         with self._lock:
+            if not self._targets(method, path):
+                return False
             return self._take('drop_next_posts') or self._chance(self._settings['drop_post_rate'])
 
 
@@ -875,12 +889,12 @@ class Emulator:
         if settings['latency_ms']:
             time.sleep(settings['latency_ms'] / 1000.0)
         workspace = None
-        injected = self.faults.pick_error()
+        injected = self.faults.pick_error(request.method, request.raw_path)
         if injected:
             reply = injected.reply()  # decided before the endpoint runs, so nothing changes
         else:
             reply, workspace = self.api.dispatch(request)
-            reply.dropped = self.faults.should_drop(request.method)
+            reply.dropped = self.faults.should_drop(request.method, request.raw_path)
         if settings['echo_auth_in_errors'] and reply.status >= 400:
             reply.payload['error']['message'] += ' (Authorization: %s)' % (request.headers.get('Authorization') or '')
         status = 0 if reply.dropped else reply.status

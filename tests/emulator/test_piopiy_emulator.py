@@ -46,7 +46,7 @@ FAULT_DEFAULTS = {
     'rate_429': 0.0, 'retry_after': 1, 'rate_5xx': 0.0, 'status_5xx': 503, 'latency_ms': 0,
     'drop_post_rate': 0.0, 'page_size_cap': None, 'list_includes_language': False,
     'echo_auth_in_errors': False, 'rng_seed': None,
-    'fail_next_429': 0, 'fail_next_5xx': 0, 'drop_next_posts': 0,
+    'fail_next_429': 0, 'fail_next_5xx': 0, 'drop_next_posts': 0, 'only': None,
 }
 
 # Piopiy's published "AI Agents" examples, verbatim; only the base URL, the
@@ -705,6 +705,7 @@ def test_fault_defaults_and_replace_semantics(api):
     ({'retry_after': True}, 'retry_after'), ({'status_5xx': 501}, 'status_5xx'), ({'latency_ms': -1}, 'latency_ms'),
     ({'page_size_cap': 0}, 'page_size_cap'), ({'list_includes_language': 'yes'}, 'list_includes_language'),
     ({'rng_seed': 1.5}, 'rng_seed'), ({'fail_next_429': -1}, 'fail_next_429'), ({'drop_post_rate': None}, 'drop_post_rate'),
+    ({'only': 'POST'}, 'only'), ({'only': '/v1/ai-agents'}, 'only'), ({'only': 'post /v1'}, 'only'), ({'only': 7}, 'only'),
 ])
 def test_bad_fault_settings_are_400_and_keep_the_old_ones(api, faults, key):
     api.set_faults(retry_after=9)
@@ -739,6 +740,17 @@ def test_fail_next_counters_win_over_rates_then_stop(api):
     assert api.admin('GET', 'faults').json()['fail_next_429'] == 1
     assert [api.call('GET', '/v1/ai-agents').status_code for _attempt in range(2)] == [429, 502]
     assert api.admin('GET', 'faults').json()['fail_next_429'] == 0
+
+
+def test_only_limits_faults_to_matching_requests(api):
+    agent = api.create_agent()
+    api.set_faults(only='POST /v1/phone-number-routing', fail_next_5xx=1, rate_429=0.0, status_5xx=500)
+    assert api.call('GET', '/v1/phone-number-routing').status_code == 200
+    assert api.call('POST', '/v1/ai-agents', json={'name': 'Spared', 'language': 'en-US'}).status_code in (200, 201)
+    assert api.admin('GET', 'faults').json()['fail_next_5xx'] == 1  # not used up by the requests it spares
+    assert_error_body(api.route(ACME_NUMBER, agent['id']), 500, 'internal_error')
+    assert api.state()['routes'] == []
+    assert api.route(ACME_NUMBER, agent['id']).status_code in (200, 201)
 
 
 def test_latency_delays_api_calls_but_not_admin_calls(api):
