@@ -244,7 +244,7 @@ class Agent(PiopiyResource):
 
     def lookup(self):
         agent = self.find()
-        if self.numbers:
+        if self.numbers is not None:
             # Every number is read and checked here, before the agent's own write.
             self.numbers.read_routes()
             self.numbers.check_purchased()
