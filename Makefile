@@ -23,7 +23,7 @@ help:
 	@echo "make test   every check: sanity, units, integration, lint, build + docs, pytest"
 	@echo "make demo   run the main playbook against the local emulator"
 	@echo "           (make integration TARGETS=piopiy_agent runs one target)"
-	@echo "make bench  time the support_agent role against a uri baseline (~7 min; tests/output/bench/)"
+	@echo "make bench  time the support_agent role against a uri baseline (~8 min; tests/output/bench/)"
 	@echo "make clean  remove the virtualenv and build outputs"
 
 test: sanity units integration lint pytest
