@@ -71,6 +71,11 @@ class NumberRoutes:
         return [('unmap', number, self.current[number], None) for number in self.numbers
                 if number in self.current and agent_id in (None, self.current[number]['agent_id'])]
 
+    @staticmethod
+    def planned(changes):
+        """The outcomes check mode reports: each change's planned route."""
+        return [after for unused_op, unused_number, unused_before, after in changes]
+
     def send(self, changes):
         """Send the changes, `workers` at a time. Per change: the route after it (None after an unmap) or the error."""
         return run_parallel(self.apply, changes, self.workers)

@@ -271,7 +271,7 @@ class Agent(PiopiyResource):
         agent_changed = self.changed
         outcomes = self.write(self.numbers.send, changes) if changes else []
         if outcomes is None:  # check mode: the plans stand for the outcomes
-            outcomes = [planned for unused_op, unused_number, unused_before, planned in changes]
+            outcomes = self.numbers.planned(changes)
         operations, errors, routes = self.numbers.settle(changes, outcomes)
         self.operations.extend(operations)
         self.changed = agent_changed or bool(operations)  # a refused write changes nothing

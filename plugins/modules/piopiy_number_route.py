@@ -218,7 +218,7 @@ class RouteTask:
     def write_all(self, changes):
         """The module's one door to the API for changes; in check mode nothing is sent and the plans stand for the outcomes."""
         if self.module.check_mode:
-            return [planned for unused_op, unused_number, unused_before, planned in changes]
+            return self.routes.planned(changes)
         return self.routes.send(changes)
 
     def run(self):
