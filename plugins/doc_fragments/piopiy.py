@@ -14,10 +14,10 @@ options:
     description:
       - API key of the Piopiy workspace, sent as a bearer token.
       - A key belongs to one workspace and sees only that workspace's agents, routes and numbers.
-      - If not set, the value of the E(PIOPIY_API_KEY) environment variable is used.
+      - If not set, the value of the E(PIOPIY_API_KEY) environment variable is used. One of the two is required;
+        an empty value fails the task, naming the source that was empty.
       - The key is never shown in output, diffs or error messages.
     type: str
-    required: true
   api_base:
     description:
       - Base URL of the Piopiy API, including the version path.
@@ -41,9 +41,12 @@ requirements:
 notes:
   - Set the connection options once for every module of the collection with
     C(module_defaults) and the action group C(group/piopiy.voice.piopiy).
-  - Requests that fail with 429, 502, 503, 504 or a connection error are retried with
-    jittered exponential back-off, honouring C(Retry-After). A create is only retried
-    when the API certainly did not apply it, so a retry never makes a duplicate.
+  - Requests that fail with 429, 500, 502, 503, 504 or a connection error are retried with
+    jittered exponential back-off, honouring C(Retry-After), within one budget of five attempts per request.
+    A create is only sent again when the API certainly did not apply it (a read-back after a lost answer
+    finds nothing), so a retry never makes a duplicate.
+  - An answer with a 2xx status that is not the API's JSON (an empty body where data is expected, an HTML page,
+    a bare array) is never read as data. Redirects are not followed, so the key is never sent to another address.
 """
 
     ACTION_GROUP = r"""

@@ -4,9 +4,15 @@
 
 """The Piopiy API client: the only place in the collection that knows endpoints.
 
-Everything about URLs, pages, retries and error bodies lives here, so a
-difference found against the live service is fixed in this file (and in the
-emulator), never in a module.
+Everything about URLs, pages, retries and answers lives here, so a difference
+found against the live service is fixed in this file (and in the emulator),
+never in a module. The client holds the collection's one retry policy: every
+request has one budget of attempts, and nothing above the client loops.
+
+An answer is data only when it has the API's shape. An empty body, an HTML
+page or a bare array answered with a 2xx status is never read as "no agents"
+or "no route": a read retries it and then fails, a write is treated as
+ambiguous (it may or may not have been applied).
 """
 
 from __future__ import annotations
@@ -29,21 +35,28 @@ else:
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
 
+try:
+    from urllib3.exceptions import NameResolutionError
+except ImportError:  # urllib3 1.x reports a failed name lookup as a NewConnectionError
+    NameResolutionError = None
+
 
 DEFAULT_API_BASE = 'https://api.piopiy.com/v1'
 ROUTE_TYPE = 'ai_agent'
-E164 = re.compile(r'^\+[1-9]\d{7,14}$')
 
 AGENTS = '/ai-agents'
 ROUTES = '/phone-number-routing'
 PURCHASED_NUMBERS = '/purchased-phone-numbers'
+COLLECTIONS = (AGENTS, ROUTES, PURCHASED_NUMBERS)
 
 PAGE_LIMIT = 100
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
 RETRY_AFTER_CAP = 60.0
-RETRYABLE_STATUSES = frozenset((429, 502, 503, 504))
+# The contract lists 500 as transient too; a POST is never resent on a 5xx without a read-back.
+RETRYABLE_STATUSES = frozenset((429, 500, 502, 503, 504))
+IDEMPOTENT_METHODS = frozenset(('GET', 'PATCH', 'DELETE'))
 
 _BEARER = re.compile(r'(Bearer\s+)[A-Za-z0-9._~+/=-]+', re.IGNORECASE)
 _AGENT_TOKEN = re.compile(r'\bagt_[A-Za-z0-9_\-]+')
@@ -53,6 +66,8 @@ _HINTS = {
     403: 'the API key is not allowed to do this: use a key with write access to the workspace',
     429: 'the API is still rate limiting after retries: try again later or lower the request rate',
 }
+_BASE_HINT = ('check api_base / PIOPIY_API_BASE: it must be the API root including its version path, '
+              'such as %s' % DEFAULT_API_BASE)
 
 
 def agent_path(agent_id):
@@ -92,10 +107,29 @@ def insecure_transport_warning(api_base):
     return None
 
 
+def api_base_problem(api_base):
+    """Why api_base cannot be used, or None: no retry can fix a URL without a scheme or a host."""
+    parts = urlsplit(api_base or '')
+    if parts.scheme not in ('http', 'https') or not parts.hostname:
+        return ('api_base %r is not an http(s) URL: use the API root with its scheme and version path, such as %s'
+                % (api_base, DEFAULT_API_BASE))
+    return None
+
+
+def api_key_problem(api_key):
+    """Why api_key cannot be sent, or None; never quotes the key."""
+    if api_key != api_key.strip():
+        return ('api_key starts or ends with a space or a newline (often left by reading it from a file): '
+                'strip it, for example with "{{ lookup(\'file\', path) | trim }}"')
+    if any(character.isspace() or not character.isprintable() for character in api_key):
+        return 'api_key contains spaces or control characters: check the value you set'
+    return None
+
+
 class PiopiyAPIError(Exception):
     """A failed API call: method, path, HTTP status (None when no answer), the API's code and message, request id."""
 
-    def __init__(self, method, path, status=None, code=None, message=None, request_id=None, attempts=1):
+    def __init__(self, method, path, status=None, code=None, message=None, request_id=None, attempts=1, hint=None):
         self.method = method
         self.path = path
         self.status = status
@@ -103,6 +137,7 @@ class PiopiyAPIError(Exception):
         self.message = message
         self.request_id = request_id
         self.attempts = attempts
+        self.hint = hint or _HINTS.get(status)
         super().__init__(self.describe())
 
     def describe(self):
@@ -114,33 +149,67 @@ class PiopiyAPIError(Exception):
             text = 'API key rejected (401)'
         if self.message:
             text += ': %s' % self.message
-        hint = _HINTS.get(self.status)
-        if hint:
-            text += ': %s' % hint
+        if self.hint:
+            text += ': %s' % self.hint
         if self.request_id:
             text += ' [request %s]' % self.request_id
         return text
 
+    def facts(self):
+        """The fields a task failure returns beside its message, so a rescue can test them."""
+        return {'status': self.status, 'error_code': self.code, 'request_id': self.request_id}
+
 
 class AmbiguousWriteError(PiopiyAPIError):
-    """A POST failed so that the API may or may not have applied it (timeout, dropped connection, 5xx).
+    """A write failed so that the API may or may not have applied it (timeout, dropped connection, 5xx, odd answer).
 
-    The caller must look at the server again before it writes again.
+    Only a read-back can tell what happened. `answered` is True when the API did answer success,
+    with an answer that lacks what it must carry.
     """
+
+    def __init__(self, *args, **kwargs):
+        self.answered = kwargs.pop('answered', False)
+        super().__init__(*args, **kwargs)
+
+
+class ConfigurationError(PiopiyAPIError):
+    """A request that no retry can fix, because of a connection option: a URL that is not one, a host with no address."""
+
+
+class Settled:
+    """What a read-back after an ambiguous write found.
+
+    applied: the write took effect, and resource is the resource as it now is. Not applied: it
+    certainly did not, so it may be sent again. conflict: the read-back cannot tell, and says why.
+    """
+
+    def __init__(self, applied, resource=None, conflict=None):
+        self.applied = applied
+        self.resource = resource
+        self.conflict = conflict
+
+    @classmethod
+    def not_applied(cls):
+        return cls(False)
+
+    @classmethod
+    def undecided(cls, why):
+        return cls(False, conflict=why)
 
 
 class PiopiyClient:
-    """One HTTP session per module run, with pages, retries and typed errors."""
+    """One HTTP session per module run, with pages, the retry policy and typed errors."""
 
     def __init__(self, api_key, api_base=DEFAULT_API_BASE, timeout=30.0, validate_certs=True, pool_size=16, sleep=time.sleep):
         self.api_key = api_key
         self.api_base = api_base.rstrip('/')
         self.timeout = timeout
+        # Given per request: requests lets REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE override a session-wide verify.
+        self.verify = validate_certs
         self._sleep = sleep
         self._pause_lock = threading.Lock()
         self._resume_at = 0.0
         self.session = requests.Session()
-        self.session.verify = validate_certs
         self.session.headers.update({
             'Authorization': 'Bearer %s' % api_key,
             'Accept': 'application/json',
@@ -156,38 +225,12 @@ class PiopiyClient:
         return self.walk(AGENTS)
 
     def get_agent(self, agent_id):
+        """The agent, or None when the API says there is no such agent (404)."""
         return self._get_or_none(agent_path(agent_id))
 
-    def agents_named(self, name):
-        """Every agent with exactly this name: the API does not keep names unique."""
-        return [agent for agent in self.list_agents() if agent.get('name') == name]
-
-    def complete_agent(self, item):
-        """An agent list item with its language: list items may leave it out, and then only the agent itself tells it.
-
-        None when the agent was deleted in between.
-        """
-        return item if 'language' in item else self.get_agent(item['id'])
-
-    def create_agent(self, name, language):
-        """Create an agent; after an ambiguous failure, adopt the agent if the API did make it.
-
-        The caller guarantees no agent had this name before, so an agent found
-        by name after an ambiguous POST is ours. Its token is then lost: the
-        answer carrying it never arrived, and the result says so.
-        """
-        body = {'name': name, 'language': language}
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                return self.request('POST', AGENTS, body=body)
-            except AmbiguousWriteError:
-                if attempt == MAX_ATTEMPTS:
-                    raise
-            made = self.agents_named(name)
-            if made:
-                return dict(made[0], language=language, agent_token=None)
-            self._sleep(self._backoff(attempt))
-        raise AssertionError('unreachable')  # pragma: no cover
+    def create_agent(self, name, language, settle=None):
+        """Create an agent; its answer must carry the id, else the write is settled like a lost answer."""
+        return self.request('POST', AGENTS, body={'name': name, 'language': language}, settle=settle, expect=('id',))
 
     def update_agent(self, agent_id, changes):
         return self.request('PATCH', agent_path(agent_id), body=changes)
@@ -201,22 +244,12 @@ class PiopiyClient:
         return self.walk(ROUTES, {'agent_id': agent_id} if agent_id else None)
 
     def get_route(self, phone_number):
+        """The number's route, or None when the API says the number has no route (404)."""
         return self._get_or_none(route_path(phone_number))
 
-    def set_route(self, phone_number, agent_id):
-        """Route a number to an agent; after an ambiguous failure, read the number before writing again."""
+    def set_route(self, phone_number, agent_id, settle=None):
         body = {'phone_number': phone_number, 'route_type': ROUTE_TYPE, 'agent_id': agent_id}
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                return self.request('POST', ROUTES, body=body)
-            except AmbiguousWriteError:
-                if attempt == MAX_ATTEMPTS:
-                    raise
-            route = self.get_route(phone_number)
-            if route and route.get('agent_id') == agent_id:
-                return route
-            self._sleep(self._backoff(attempt))
-        raise AssertionError('unreachable')  # pragma: no cover
+        return self.request('POST', ROUTES, body=body, settle=settle)
 
     def delete_route(self, phone_number):
         return self._delete(route_path(phone_number))
@@ -232,7 +265,10 @@ class PiopiyClient:
         items, seen = [], set()
         while True:
             page = self.request('GET', path, params=params)
-            items.extend(page.get('data') or [])
+            data = page.get('data')
+            if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+                raise PiopiyAPIError('GET', path, message='the answer has no "data" list of objects, so it is not a page of this list')
+            items.extend(data)
             cursor = page.get('next_cursor')
             if not cursor:
                 return items
@@ -241,35 +277,116 @@ class PiopiyClient:
             seen.add(cursor)
             params['cursor'] = cursor
 
-    def request(self, method, path, params=None, body=None):
-        """Send one call, retrying what is safe to retry; returns the decoded JSON answer."""
+    def request(self, method, path, params=None, body=None, settle=None, expect=()):
+        """Send one call within one budget of attempts; returns the answer, a JSON object ({} for a write answered without a body).
+
+        What is retried: any failure of a call that certainly did not reach the API or was refused
+        before it was applied (429), and the transient failures of idempotent calls. A POST that may
+        have been applied is resent only when `settle`, a read-back, says it certainly was not; when
+        settle finds it applied, its answer is what settle read. `expect` names fields a write's
+        answer must carry: a success without them is settled like a lost answer, never resent blindly.
+        """
         attempt = 0
         while True:
             attempt += 1
             self._wait_for_shared_pause()
             try:
-                response = self.session.request(method, self.api_base + path, params=params, json=body, timeout=self.timeout)
-            except requests.exceptions.RequestException as exc:
-                not_sent = _certainly_not_sent(exc)
-                if (method != 'POST' or not_sent) and attempt < MAX_ATTEMPTS:
-                    self._sleep(self._backoff(attempt))
-                    continue
-                error_class = AmbiguousWriteError if method == 'POST' and not not_sent else PiopiyAPIError
-                raise error_class(method, path, message=self.redact(_transport_reason(exc)), attempts=attempt) from None
-            if response.status_code < 300:
-                return _json_or_empty(response)
-            if self._should_retry(method, response.status_code, attempt):
-                self._sleep(self._retry_delay(response, attempt))
-                continue
+                return self._send(method, path, params, body, attempt, expect)
+            except _Retry as retry:
+                self._sleep(retry.delay)
+            except AmbiguousWriteError as error:
+                if settle is None:
+                    raise
+                settled = self._read_back(error, settle)
+                if settled.applied:
+                    return settled.resource
+                if settled.conflict:
+                    raise AmbiguousWriteError(method, path, status=error.status, request_id=error.request_id, attempts=attempt,
+                                              message=settled.conflict) from None
+                if error.answered or attempt >= MAX_ATTEMPTS:
+                    why = ('the API answered success but a read-back cannot find what it made: it is not sent again, so that '
+                           'it can never be made twice' if error.answered else 'a read-back found it not applied')
+                    raise PiopiyAPIError(method, path, status=error.status, code=error.code, request_id=error.request_id,
+                                         attempts=attempt, message='%s; %s' % (error.message, why)) from None
+                self._sleep(self._backoff(attempt))
+
+    @staticmethod
+    def _read_back(error, settle):
+        """What settle found; when the read-back itself fails, the write stays ambiguous, and the error says both."""
+        try:
+            return settle()
+        except PiopiyAPIError as read_error:
+            raise AmbiguousWriteError(error.method, error.path, status=error.status, code=error.code, request_id=error.request_id,
+                                      attempts=error.attempts,
+                                      message='%s; the read-back to tell whether it was applied failed too: %s'
+                                              % (error.message, read_error)) from None
+
+    def _send(self, method, path, params, body, attempt, expect=()):
+        """One attempt: the answer, or _Retry, or a typed error."""
+        url = self.api_base + path
+        try:
+            response = self.session.request(method, url, params=params, json=body, timeout=self.timeout,
+                                            verify=self.verify, allow_redirects=False)
+        except requests.exceptions.RequestException as exc:
+            raise self._transport_failure(method, path, exc, attempt) from None
+        if 300 <= response.status_code < 400:
+            raise self._redirect_error(method, path, response, attempt)
+        if response.status_code >= 300:
+            if self._may_retry(method, response.status_code, attempt):
+                raise _Retry(self._retry_delay(response, attempt))
             raise self._api_error(method, path, response, attempt)
+        answer = _decode_object(response)
+        if answer is None and method != 'GET' and not response.content:
+            answer = {}  # any 2xx is success, and a write may answer it without a body
+        if answer is not None:
+            missing = [field for field in expect if not answer.get(field)]
+            if missing:
+                raise AmbiguousWriteError(method, path, status=response.status_code, answered=True, attempts=attempt,
+                                          request_id=response.headers.get('X-Request-Id'),
+                                          message='answered %d without the %s it must carry' % (response.status_code, ', '.join(missing)))
+            return answer
+        # A 2xx that is not the API's JSON: a proxy's page or a truncated body. Nothing here can be read as data.
+        reason = 'answered %d with %s, not the JSON object the API sends' % (response.status_code, _describe_body(response))
+        if method in IDEMPOTENT_METHODS and attempt < MAX_ATTEMPTS:
+            raise _Retry(self._backoff(attempt))
+        error_class = AmbiguousWriteError if method != 'GET' else PiopiyAPIError
+        raise error_class(method, path, status=response.status_code, message=reason,
+                          request_id=response.headers.get('X-Request-Id'), attempts=attempt)
+
+    def _transport_failure(self, method, path, exc, attempt):
+        """_Retry for a failure worth another attempt, else the typed error to raise."""
+        if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema)):
+            return ConfigurationError(method, path, message='api_base %s is not a usable URL' % self.api_base,
+                                      hint=_BASE_HINT, attempts=attempt)
+        if isinstance(exc, requests.exceptions.InvalidHeader):
+            return ConfigurationError(method, path, message='the API key cannot be sent in a header',
+                                      hint=api_key_problem(self.api_key) or 'check api_key / PIOPIY_API_KEY', attempts=attempt)
+        if _name_not_resolved(exc):
+            host = urlsplit(self.api_base).hostname
+            return ConfigurationError(method, path, message='the host %s of api_base %s has no address (DNS lookup failed)'
+                                      % (host, self.api_base), hint='check api_base / PIOPIY_API_BASE', attempts=attempt)
+        not_sent = _certainly_not_sent(exc)
+        if (method != 'POST' or not_sent) and attempt < MAX_ATTEMPTS:
+            return _Retry(self._backoff(attempt))
+        reason = '%s, %s after %d attempt(s)' % (self.api_base, _transport_reason(exc), attempt)
+        error_class = AmbiguousWriteError if method == 'POST' and not not_sent else PiopiyAPIError
+        hint = 'check api_base / PIOPIY_API_BASE and that the API is reachable' if not_sent else None
+        return error_class(method, path, message=self.redact(reason), attempts=attempt, hint=hint)
+
+    def _redirect_error(self, method, path, response, attempt):
+        target = response.headers.get('Location') or 'nowhere'
+        return PiopiyAPIError(method, path, status=response.status_code, attempts=attempt,
+                              message='the API answered a redirect to %s, which is not followed: the API key is never sent '
+                                      'to another address' % self.redact(target),
+                              hint=_BASE_HINT, request_id=response.headers.get('X-Request-Id'))
 
     def redact(self, text):
         return redact(text, (self.api_key,))
 
-    def _should_retry(self, method, status, attempt):
+    def _may_retry(self, method, status, attempt):
         if attempt >= MAX_ATTEMPTS or status not in RETRYABLE_STATUSES:
             return False
-        # A 429 is refused before it is applied; a 5xx on a POST may have been applied.
+        # A 429 is refused before it is applied; a 5xx on a POST may have been applied, so it is not resent blindly.
         return method != 'POST' or status == 429
 
     def _retry_delay(self, response, attempt):
@@ -298,7 +415,7 @@ class PiopiyClient:
         try:
             return self.request('GET', path)
         except PiopiyAPIError as exc:
-            if exc.status == 404:
+            if exc.status == 404 and exc.code == 'not_found':
                 return None
             raise
 
@@ -314,20 +431,43 @@ class PiopiyClient:
     def _api_error(self, method, path, response, attempt):
         code, message = _error_fields(response)
         error_class = AmbiguousWriteError if method == 'POST' and response.status_code >= 500 else PiopiyAPIError
+        hint = None
+        if response.status_code == 404 and path in COLLECTIONS:
+            # A list the API always has is missing: the base URL is wrong, not the resource.
+            hint = _BASE_HINT + ' (now %s)' % self.api_base
         return error_class(
             method, path, status=response.status_code, code=code,
             message=self.redact(message) if message else None,
-            request_id=response.headers.get('X-Request-Id'), attempts=attempt,
+            request_id=response.headers.get('X-Request-Id'), attempts=attempt, hint=hint,
         )
 
 
-def _json_or_empty(response):
-    if not response.content:
-        return {}
+class _Retry(Exception):
+    """Raised inside one attempt to ask the loop for another after `delay` seconds."""
+
+    def __init__(self, delay):
+        super().__init__(delay)
+        self.delay = delay
+
+
+def _decode_object(response):
+    """The body as a JSON object, or None when it is empty, not JSON, or JSON of another shape."""
     try:
-        return response.json()
+        value = response.json() if response.content else None
     except ValueError:
-        return {}
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _describe_body(response):
+    if not response.content:
+        return 'an empty body'
+    try:
+        value = response.json()
+    except ValueError:
+        kind = (response.headers.get('Content-Type') or 'unknown type').split(';')[0]
+        return 'a body that is not JSON (%s)' % kind
+    return 'a JSON %s' % type(value).__name__.replace('dict', 'object').replace('list', 'array')
 
 
 def _error_fields(response):
@@ -348,17 +488,29 @@ def _retry_after_seconds(response):
         return None
 
 
+def _reason_of(exc):
+    return getattr(exc.args[0], 'reason', None) if exc.args else None
+
+
 def _certainly_not_sent(exc):
     """True when the request never reached the server: no connection was made."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
-    reason = getattr(exc.args[0], 'reason', None) if exc.args else None
-    return isinstance(reason, NewConnectionError)
+    return isinstance(_reason_of(exc), NewConnectionError)
+
+
+def _name_not_resolved(exc):
+    reason = _reason_of(exc)
+    if NameResolutionError is not None:
+        return isinstance(reason, NameResolutionError)
+    return isinstance(reason, NewConnectionError) and 'name' in str(reason).lower() and 'resol' in str(reason).lower()
 
 
 def _transport_reason(exc):
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return 'no connection within the timeout'
     if isinstance(exc, requests.exceptions.Timeout):
-        return 'timed out'
+        return 'timed out waiting for the answer'
     if _certainly_not_sent(exc):
         return 'connection refused or host unreachable'
     return 'connection lost before an answer (%s)' % type(exc).__name__

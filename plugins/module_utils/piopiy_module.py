@@ -2,53 +2,49 @@
 # Copyright: piopiy.voice contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The shared base of piopiy.voice modules.
+"""What every piopiy.voice module shares with Ansible: connection options, the client, and how a task runs.
 
-`piopiy_module()` builds an AnsibleModule with the connection options and a
-client. `PiopiyResource` is the desired-state engine: lookup, compare, check
-mode, diff, create, update and delete. A resource module declares its fields
-and a few hooks; every write goes through `PiopiyResource.write`, which does
-nothing in check mode, and every write is recorded in `operations`.
+`run_task` is the one flow of a resource module, over the engine's three steps:
+check every input, read, plan (fail naming every problem), then in check mode
+report the plan, else apply it through the write door and report what the API
+confirmed. A task object declares the rest: `kind` (the namespaced return key),
+`validate()`, `read(client)`, `plan(client, state)` and `result(state, outcomes)`.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import (
     DEFAULT_API_BASE,
-    E164,
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
     PiopiyAPIError,
     PiopiyClient,
+    api_base_problem,
+    api_key_problem,
     insecure_transport_warning,
 )
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import (
+    WriteDoor,
+    failure_message,
+    first_api_error,
+    planned_outcomes,
+    problems_message,
+    report,
+)
 
-
-HUMAN_NUMBER_SEPARATORS = re.compile(r'[\s().-]')
-AGENT_FIELDS = ('id', 'name', 'language', 'status')
-ROUTE_FIELDS = ('phone_number', 'route_type', 'agent_id', 'status')
+API_KEY_VARIABLE = 'PIOPIY_API_KEY'
 MAX_PARALLEL_REQUESTS = 64
-
-
-def normalize_agent(raw):
-    """An agent as the collection returns and compares it: exactly these fields, never the token."""
-    return dict((field, raw.get(field)) for field in AGENT_FIELDS) if raw else None
-
-
-def normalize_route(raw):
-    return dict((field, raw.get(field)) for field in ROUTE_FIELDS) if raw else None
+PARALLEL_REQUESTS_SPEC = dict(type='int', default=8)
 
 
 def connection_argument_spec():
     return dict(
-        api_key=dict(type='str', required=True, no_log=True, fallback=(env_fallback, ['PIOPIY_API_KEY'])),
+        # Read from the environment here, not with a fallback, so that a missing key's error can say which source was empty.
+        api_key=dict(type='str', no_log=True),
         api_base=dict(type='str', default=DEFAULT_API_BASE, fallback=(env_fallback, ['PIOPIY_API_BASE'])),
         timeout=dict(type='float', default=30.0),
         validate_certs=dict(type='bool', default=True),
@@ -56,18 +52,47 @@ def connection_argument_spec():
 
 
 def piopiy_module(argument_spec, **kwargs):
-    """An AnsibleModule with the connection options, check mode, and requests present."""
+    """An AnsibleModule with the connection options and check mode, its connection checked before anything is sent."""
     spec = connection_argument_spec()
     spec.update(argument_spec)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True, **kwargs)
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
-    if not module.params['api_key'].strip():
-        module.fail_json(msg='api_key is empty: set api_key or the PIOPIY_API_KEY environment variable')
-    workers = module.params.get('parallel_requests')
-    if workers is not None and not 1 <= workers <= MAX_PARALLEL_REQUESTS:
-        module.fail_json(msg='parallel_requests must be between 1 and %d, got %d' % (MAX_PARALLEL_REQUESTS, workers))
+    api_key, problem = resolve_api_key(module.params['api_key'], os.environ.get(API_KEY_VARIABLE))
+    if api_key:
+        module.no_log_values.add(api_key)
+    problem = problem or api_base_problem(module.params['api_base'])
+    if problem:
+        module.fail_json(msg=problem)
+    module.params['api_key'] = api_key
     return module
+
+
+def resolve_api_key(option, environment):
+    """(the key, None), or (None, why there is none, naming the source that was empty)."""
+    if option is not None:
+        if not option.strip():
+            return None, ('api_key is empty: the api_key option (or module_defaults for group/piopiy.voice.piopiy) is set to an empty '
+                          'string, which is used instead of %s; set it to the workspace key, or leave it out' % API_KEY_VARIABLE)
+        return option, api_key_problem(option)
+    if environment is None:
+        return None, ('api_key is not set: give the api_key option (for every module of a play: module_defaults for '
+                      'group/piopiy.voice.piopiy), or set the %s environment variable' % API_KEY_VARIABLE)
+    if not environment.strip():
+        return None, 'api_key is empty: the %s environment variable is set but empty; set it to the workspace key' % API_KEY_VARIABLE
+    return environment, api_key_problem(environment)
+
+
+def parallel_requests_problem(workers):
+    if workers is not None and not 1 <= workers <= MAX_PARALLEL_REQUESTS:
+        return 'parallel_requests must be between 1 and %d, got %d' % (MAX_PARALLEL_REQUESTS, workers)
+    return None
+
+
+def empty_id_problems(params, *options):
+    """An id given as an empty string (often an unset variable) is refused, never sent as nothing."""
+    return ['%s is an empty string: give the id of an existing agent, or leave %s out' % (option, option)
+            for option in options if params.get(option) is not None and not params[option].strip()]
 
 
 def piopiy_client(module, pool_size=16):
@@ -78,189 +103,56 @@ def piopiy_client(module, pool_size=16):
     return PiopiyClient(params['api_key'], params['api_base'], params['timeout'], params['validate_certs'], pool_size=pool_size)
 
 
-def normalize_phone_numbers(module, field, numbers):
-    """The numbers in E.164, without duplicates, in the order given; fails naming every malformed one."""
-    normalized, malformed = {}, []
-    for raw in numbers:
-        number = HUMAN_NUMBER_SEPARATORS.sub('', raw or '')
-        if E164.match(number):
-            normalized.setdefault(number, None)
-        else:
-            malformed.append(raw)
-    if malformed:
-        module.fail_json(msg='%s has %d malformed phone number(s): %s. Use E.164, a + and 8 to 15 digits not starting with 0, '
-                             'such as +19499800001' % (field, len(malformed), ', '.join(repr(number) for number in malformed)))
-    return list(normalized)
-
-
-def run_parallel(action, items, workers):
-    """action(item) for every item, at most `workers` at a time.
-
-    Returns the results in the order of items, with the PiopiyAPIError in place
-    of the result of an item that failed, so one failure never hides the others.
-    """
-    def guarded(item):
-        try:
-            return action(item)
-        except PiopiyAPIError as error:
-            return error
-    if workers <= 1 or len(items) <= 1:
-        return [guarded(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        return list(pool.map(guarded, items))
-
-
 def fail_api(module, error, **result):
     """Turn an API error into a task failure whose message a user can act on."""
-    module.fail_json(msg=str(error), status=error.status, error_code=error.code, request_id=error.request_id, **result)
+    module.fail_json(msg=str(error), **dict(error.facts(), **result))
 
 
-def agent_by_name(module, client, name):
-    """The one agent with exactly this name (as the list gives it), or None; fails when the name is ambiguous.
-
-    Piopiy does not keep names unique, so the collection refuses to guess.
-    """
-    matches = client.agents_named(name)
-    if len(matches) > 1:
-        module.fail_json(msg='%d agents are named %r (ids: %s): set id to choose one'
-                             % (len(matches), name, ', '.join(sorted(agent['id'] for agent in matches))))
-    return matches[0] if matches else None
-
-
-def changed_fields(current, wanted):
-    """The wanted values that differ from current; a wanted value of None means 'leave as it is'."""
-    return dict((key, value) for key, value in wanted.items() if value is not None and current.get(key) != value)
-
-
-def secret_file_problem(path):
-    """None when a secret can be written at path, else the reason; checked before any API write.
-
-    Only a regular file is ever replaced: replacing /dev/null or a FIFO with a
-    file of secrets would be a surprise for everyone else on the host.
-    """
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        return 'directory %s does not exist' % directory
-    if not os.access(directory, os.W_OK | os.X_OK):
-        return 'directory %s is not writable' % directory
-    if os.path.lexists(path) and (os.path.islink(path) or not os.path.isfile(path)):
-        return 'it exists and is not a regular file'
-    return None
-
-
-def write_secret_file(path, secret):
-    """Write a secret atomically, readable by its owner only (mode 0600)."""
-    descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix='.piopiy-secret-')
-    try:
-        with os.fdopen(descriptor, 'w') as handle:
-            handle.write(secret + '\n')
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
-class PiopiyResource:
-    """Desired state for one API resource.
-
-    A subclass sets `kind` (the namespaced return key and the audit's resource
-    name) and `fields` (what it creates and compares), and implements the
-    hooks `lookup`, `wanted`, `create`, `update` and `delete`.
-    """
+class PiopiyTask:
+    """The declaration a resource module gives run_task; the defaults are for tasks without the step."""
 
     kind = None
-    fields = ()
 
-    def __init__(self, module, client=None):
-        self.module = module
-        self.client = client or piopiy_client(module)
-        self.changed = False
-        self.operations = []
-        self.extra = {}
+    def validate(self):
+        """Every problem of the input alone, found before anything is read."""
+        return []
 
-    # ---- hooks ----
-
-    def lookup(self):
-        """The current resource, normalized, or None when it does not exist."""
+    def read(self, client):
         raise NotImplementedError
 
-    def wanted(self):
-        """The desired value of each field; None leaves a field as it is (or to its create default)."""
+    def plan(self, client, state):
         raise NotImplementedError
 
-    def create(self, wanted):
+    def result(self, state, outcomes):
+        """(namespaced result values, diff before, diff after) once the outcomes are in."""
         raise NotImplementedError
 
-    def update(self, current, changes):
-        raise NotImplementedError
+    def problems_after_apply(self):
+        """Problems of this task's own making once the writes are done, such as a token file that could not be written."""
+        return []
 
-    def delete(self, current):
-        raise NotImplementedError
 
-    def attach(self, before, after):
-        """What the resource carries beside its own fields (an agent's numbers), made so after its own write.
-
-        Returns the whole before and after, as the task reports them.
-        """
-        return before, after
-
-    def identity(self, resource):
-        """What names the resource in an operation record."""
-        return {'id': resource.get('id')}
-
-    def planned(self, current, wanted):
-        """The resource a create or update would produce, for check mode."""
-        planned = dict.fromkeys(('id',) + tuple(self.fields))
-        planned.update(current or {})
-        planned.update((key, value) for key, value in wanted.items() if value is not None)
-        return planned
-
-    # ---- engine ----
-
-    def write(self, action, *args):
-        """The one door to the API for changes: marks the task changed and, outside check mode, calls action.
-
-        Returns the action's answer, or None in check mode.
-        """
-        answer = None if self.module.check_mode else action(*args)
-        self.changed = True
-        return answer
-
-    def record(self, op, before, after):
-        resource = after or before
-        self.operations.append(dict(op=op, resource=self.kind, before=before, after=after, **self.identity(resource)))
-
-    def present(self, current):
-        wanted = self.wanted()
-        if current is None:
-            after = self.write(self.create, wanted) or self.planned(None, wanted)
-            self.record('create', None, after)
-            return after
-        changes = changed_fields(current, wanted)
-        if not changes:
-            return current
-        after = self.write(self.update, current, changes) or self.planned(current, changes)
-        self.record('update', current, after)
-        return after
-
-    def absent(self, current):
-        if current is not None:
-            self.write(self.delete, current)
-            self.record('delete', current, None)
-        return None
-
-    def run(self):
-        """Reach the state the task asks for and exit with the namespaced result."""
-        try:
-            before = self.lookup()
-            handler = self.absent if self.module.params.get('state') == 'absent' else self.present
-            after = handler(before)
-            before, after = self.attach(before, after)
-        except PiopiyAPIError as error:
-            fail_api(self.module, error, changed=self.changed, operations=self.operations, **self.extra)
-        result = {'changed': self.changed, 'operations': self.operations, self.kind: after or {}}
-        if self.module._diff:
-            result['diff'] = {'before': before or {}, 'after': after or {}}
-        result.update(self.extra)
-        self.module.exit_json(**result)
+def run_task(module, task, workers=1):
+    """Check, read, plan; then report the plan (check mode) or apply it; exit with the namespaced result."""
+    problems = [problem for problem in task.validate() if problem]
+    client = piopiy_client(module, pool_size=max(workers, 1))
+    try:
+        state = task.read(client)
+    except PiopiyAPIError as error:
+        problems.append(str(error))
+        module.fail_json(msg=problems_message(problems), problems=problems, changed=False, **error.facts())
+    plan = task.plan(client, state)
+    problems.extend(plan.problems)
+    if problems:
+        module.fail_json(msg=problems_message(problems), problems=problems, changed=False, **plan.facts)
+    outcomes = planned_outcomes(plan) if module.check_mode else WriteDoor(workers).apply(plan)
+    operations, failures, changed = report(outcomes)
+    values, before, after = task.result(state, outcomes)
+    result = dict(values, changed=changed, operations=operations)
+    if module._diff:
+        result['diff'] = {'before': before, 'after': after}
+    late = task.problems_after_apply()
+    if failures or late:
+        messages = ([failure_message(outcomes, failures)] if failures else []) + late
+        module.fail_json(msg='; '.join(messages), **dict(first_api_error(failures), **result))
+    module.exit_json(**result)

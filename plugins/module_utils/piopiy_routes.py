@@ -2,101 +2,160 @@
 # Copyright: piopiy.voice contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The routes of a set of phone numbers, as desired state.
+"""The route resource: phone numbers, their routes to agents, and the plans that change them.
 
-Shared by piopiy_number_route and piopiy_agent's phone_numbers: read the
-routes and the purchased numbers once, check every number before the first
-write, plan only the writes the desired state needs, send them over a bounded
-pool, and account for each outcome. Sending is left to the caller's one write
-door, so that check mode is decided in one place per module.
+Shared by piopiy_number_route, piopiy_agent's phone_numbers and the info
+module: numbers are checked in one pass that names every bad one; the routes
+and the purchased numbers are read once, whatever the number of numbers; a plan
+holds only the writes the desired state needs (`map` upserts a route, `unmap`
+removes one).
 """
 
 from __future__ import annotations
 
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import ROUTE_TYPE, PiopiyAPIError
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import normalize_route, run_parallel
+import re
+
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import ROUTE_TYPE, Settled
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import Operation, Plan, confirmed
+
+E164 = re.compile(r'^\+[1-9]\d{7,14}$')
+HUMAN_NUMBER_SEPARATORS = re.compile(r'[\s().-]')
+ROUTE_FIELDS = ('phone_number', 'route_type', 'agent_id', 'status')
+E164_HELP = 'Use E.164, a + and 8 to 15 digits not starting with 0, such as +19499800001'
 
 
-def disconnected(phone_number):
-    return {'phone_number': phone_number, 'route_type': None, 'agent_id': None, 'status': 'disconnected'}
+def normalize_route(raw):
+    """A route as the collection returns and compares it: exactly these fields."""
+    return dict((field, raw.get(field)) for field in ROUTE_FIELDS)
 
 
 def connected(phone_number, agent_id):
     return {'phone_number': phone_number, 'route_type': ROUTE_TYPE, 'agent_id': agent_id, 'status': 'connected'}
 
 
-class NumberRoutes:
-    """Desired routes for `numbers` (already in E.164): one walk of each list, then only the differences.
+def disconnected(phone_number):
+    """How a number without a route is reported."""
+    return {'phone_number': phone_number, 'route_type': None, 'agent_id': None, 'status': 'disconnected'}
 
-    A change is (op, phone_number, before, after) with op `map` or `unmap`.
-    `agent_id` None in a plan means an agent that check mode expects an
-    earlier write to create.
-    """
 
-    def __init__(self, module, client, numbers, workers):
-        self.module = module
-        self.client = client
-        self.numbers = numbers
-        self.workers = workers
-        self.current = {}
+def _looks_like_unquoted_yaml_number(raw):
+    # YAML reads +19499800001 unquoted as the integer 19499800001, which reaches the module as digits alone.
+    return raw.isdigit() and E164.match('+' + raw) is not None
 
-    def read_routes(self):
-        self.current = dict((route['phone_number'], normalize_route(route)) for route in self.client.list_routes())
-        return self.current
 
-    def check_purchased(self):
-        """Fail, naming every one, when a number is not purchased in the workspace; call before the first write."""
-        purchased = set(number.get('number') for number in self.client.list_purchased_numbers())
-        missing = [number for number in self.numbers if number not in purchased]
-        if missing:
-            self.module.fail_json(msg='%d number(s) are not purchased in this workspace: %s. Nothing was changed: buy them, '
-                                      'or remove them from the task' % (len(missing), ', '.join(missing)), numbers=missing)
+def parse_phone_numbers(option, raw_numbers):
+    """(numbers in E.164 in the order given, problems): every malformed and every repeated number named in one problem each."""
+    numbers, malformed, spelled = [], [], {}
+    for raw in raw_numbers:
+        text = '' if raw is None else str(raw)
+        number = HUMAN_NUMBER_SEPARATORS.sub('', text)
+        if not E164.match(number):
+            malformed.append(repr(text) + (' (no leading +: quote it in YAML, as "+%s", or it is read as a number)' % text
+                                           if _looks_like_unquoted_yaml_number(text) else ''))
+            continue
+        if number not in spelled:
+            numbers.append(number)
+        spelled.setdefault(number, []).append(text)
+    problems = []
+    if malformed:
+        problems.append('%s has %d malformed phone number(s): %s. %s' % (option, len(malformed), ', '.join(malformed), E164_HELP))
+    repeated = [number for number in numbers if len(spelled[number]) > 1]
+    if repeated:
+        problems.append('%s lists %d number(s) more than once: %s. List each number once'
+                        % (option, len(repeated), ', '.join('%s (as %s)' % (number, ', '.join(repr(text) for text in spelled[number]))
+                                                            for number in repeated)))
+    return numbers, problems
 
-    def routed_to(self, agent_id, routes=None):
+
+class RouteBook:
+    """The workspace's routes by number and its purchased numbers, from one walk of each list."""
+
+    def __init__(self, routes, purchased=None):
+        self.routes = dict((route['phone_number'], normalize_route(route)) for route in routes)
+        self.purchased = purchased  # None when the task did not need to read them
+
+    @classmethod
+    def read(cls, client, with_purchased=True):
+        routes = client.list_routes()
+        return cls(routes, set(item.get('number') for item in client.list_purchased_numbers()) if with_purchased else None)
+
+    def route(self, number):
+        """The number's route, or None when it has none."""
+        return self.routes.get(number)
+
+    def agent_of(self, number):
+        route = self.routes.get(number)
+        return route['agent_id'] if route else None
+
+    def routed_to(self, agent_id):
         """The numbers routed to the agent, sorted."""
-        routes = self.current if routes is None else routes
-        return sorted(number for number, route in routes.items() if route and route['agent_id'] == agent_id)
+        return sorted(number for number, route in self.routes.items() if route['agent_id'] == agent_id)
 
-    def plan_present(self, agent_id, exclusive):
-        """Route every number to the agent; with exclusive, also unmap the agent's numbers not listed."""
-        changes = [('map', number, self.current.get(number), connected(number, agent_id)) for number in self.numbers
-                   if agent_id is None or self.current.get(number, {}).get('agent_id') != agent_id]
-        if exclusive and agent_id is not None:
-            listed = set(self.numbers)
-            changes += [('unmap', number, self.current[number], None) for number in self.routed_to(agent_id) if number not in listed]
-        return changes
+    def not_purchased(self, numbers):
+        """A plan with one problem naming every number the workspace has not purchased, or an empty plan."""
+        missing = [number for number in numbers if number not in self.purchased]
+        if not missing:
+            return Plan()
+        return Plan(problems=['%d number(s) are not purchased in this workspace: %s. Nothing was changed: buy them, or remove them from the task'
+                              % (len(missing), ', '.join(missing))], facts={'numbers': missing})
 
-    def plan_absent(self, agent_id=None):
-        """Unmap every number that has a route; given an agent, only the routes that point to it."""
-        return [('unmap', number, self.current[number], None) for number in self.numbers
-                if number in self.current and agent_id in (None, self.current[number]['agent_id'])]
+    def after(self, outcomes):
+        """The routes by number once the applied outcomes are in."""
+        routes = dict(self.routes)
+        for outcome in outcomes:
+            if outcome.applied and outcome.operation.resource == 'route':
+                if outcome.resource is None:
+                    routes.pop(outcome.operation.key, None)
+                else:
+                    routes[outcome.operation.key] = outcome.resource
+        return routes
 
-    @staticmethod
-    def planned(changes):
-        """The outcomes check mode reports: each change's planned route."""
-        return [after for unused_op, unused_number, unused_before, after in changes]
 
-    def send(self, changes):
-        """Send the changes, `workers` at a time. Per change: the route after it (None after an unmap) or the error."""
-        return run_parallel(self.apply, changes, self.workers)
+def plan_routes_present(client, book, numbers, agent_id, exclusive, stage=0):
+    """Route every number to the agent; with exclusive, unmap the agent's numbers that are not listed.
 
-    def apply(self, change):
-        op, number, unused_before, after = change
-        if op == 'map':
-            # A 2xx answer is the route; fields the answer leaves out are those that were sent.
-            answer = normalize_route(self.client.set_route(number, after['agent_id'])) or {}
-            return dict(after, **dict((key, value) for key, value in answer.items() if value is not None))
-        self.client.delete_route(number)
+    agent_id may be a Pending: the id of an agent an earlier operation creates, to which no number routes yet.
+    """
+    plan = book.not_purchased(numbers)
+    for number in numbers:
+        if book.agent_of(number) != agent_id:
+            plan.operations.append(_map(client, book, number, agent_id, stage))
+    if exclusive and isinstance(agent_id, str):
+        listed = set(numbers)
+        plan.operations.extend(_unmap(client, book, number, stage) for number in book.routed_to(agent_id) if number not in listed)
+    return plan
+
+
+def plan_routes_absent(client, book, numbers, agent_id=None, stage=0):
+    """Remove the route of every listed number that has one; given an agent's id, only the routes to it."""
+    plan = book.not_purchased(numbers)
+    plan.operations.extend(_unmap(client, book, number, stage) for number in numbers
+                           if book.route(number) and agent_id in (None, book.agent_of(number)))
+    return plan
+
+
+def plan_unmap_all(client, book, agent_id, stage=0):
+    """Remove every route to the agent, such as before deleting it."""
+    return Plan([_unmap(client, book, number, stage) for number in book.routed_to(agent_id)])
+
+
+def _map(client, book, number, agent_id, stage):
+    def send(after):
+        answer = client.set_route(number, after['agent_id'], settle=lambda: settle_map(client, number, after['agent_id']))
+        return confirmed(after, normalize_route(answer))
+    return Operation('map', 'route', number, book.route(number), connected(number, agent_id), send, stage=stage)
+
+
+def _unmap(client, book, number, stage):
+    def send(unused_after):
+        client.delete_route(number)
         return None
+    return Operation('unmap', 'route', number, book.route(number), None, send, stage=stage)
 
-    def settle(self, changes, outcomes):
-        """(operations, errors, routes after) from the outcome of each change; in check mode the outcomes are the plans."""
-        operations, errors, after = [], [], dict(self.current)
-        for (op, number, before, unused_planned), outcome in zip(changes, outcomes):
-            if isinstance(outcome, PiopiyAPIError):
-                errors.append('%s %s: %s' % (op, number, outcome))
-                continue
-            operations.append({'op': op, 'resource': 'route', 'phone_number': number,
-                               'agent_id': (outcome or before)['agent_id'], 'before': before, 'after': outcome})
-            after[number] = outcome
-        return operations, errors, after
+
+def settle_map(client, number, agent_id):
+    """After an ambiguous route write: applied if the number now routes to the agent, else certainly not (a resend is safe)."""
+    route = client.get_route(number)
+    if route is not None and route.get('agent_id') == agent_id:
+        return Settled(True, normalize_route(route))
+    return Settled.not_applied()

@@ -36,8 +36,8 @@ options:
   state:
     description:
       - V(present) creates the agent or updates it in place; V(absent) deletes it.
-      - An agent that still has phone numbers routed to it cannot be deleted; unmap them first
-        with M(piopiy.voice.piopiy_number_route), or with O(phone_numbers=[]) in a task before.
+      - Piopiy refuses to delete an agent that still has phone numbers routed to it. The task then fails before any
+        write, in check mode too, naming the numbers; give O(phone_numbers=[]) to unmap them first in the same task.
     type: str
     choices: [present, absent]
     default: present
@@ -66,8 +66,8 @@ options:
       - Every number is checked, well formed and purchased, before the first write. A task with any bad number
         fails, names every bad number, and creates nothing.
       - When omitted, the agent's routes are left alone and not read.
-      - Only with O(state=present). To unmap the numbers of an agent before deleting it, use
-        M(piopiy.voice.piopiy_number_route) with O(piopiy.voice.piopiy_number_route#module:state=absent).
+      - With O(state=absent), only V([]) is accepted. Every number routed to the agent is then unmapped, and the
+        agent deleted, in one task (the delete is not sent unless every unmap went through).
     type: list
     elements: str
   purge_phone_numbers:
@@ -129,15 +129,24 @@ EXAMPLES = r"""
       register: dev_agent
       no_log: true
 
-    - name: Delete an agent
+    - name: Delete an agent that has no numbers
       piopiy.voice.piopiy_agent:
         name: staging-support-agent
         state: absent
+
+    - name: Unmap every number of an agent, then delete it
+      piopiy.voice.piopiy_agent:
+        name: dev-support-agent
+        state: absent
+        phone_numbers: []
 """
 
 RETURN = r"""
 agent:
-  description: The agent after the task; empty after a delete. In check mode, the agent as it would be (C(id) is null for an agent not yet created).
+  description:
+    - The agent after the task; empty after a delete.
+    - In check mode, the agent as it would be; for an agent the task would create, C(id) and C(status) are
+      V((new agent\)), as they are only known once the agent is made.
   returned: always
   type: dict
   contains:
@@ -161,7 +170,7 @@ agent:
       description:
         - The numbers routed to the agent after the task, sorted. In check mode, as they would be.
         - In the diff's before, the numbers routed to it before the task.
-      returned: when O(phone_numbers) is given
+      returned: when O(phone_numbers) is given and the agent exists after the task
       type: list
       elements: str
       sample: ["+19499800001", "+19499800002"]
@@ -190,7 +199,7 @@ operations:
       description: The kind of resource, C(agent), or C(route) for a route write.
       type: str
     id:
-      description: The agent's id (null for an agent that check mode would create). Agent operations only.
+      description: The agent's id (V((new agent\)) for an agent that check mode would create). Agent operations only.
       type: str
     name:
       description: The agent's name. Agent operations only.
@@ -201,7 +210,7 @@ operations:
     agent_id:
       description:
         - The agent the number routes to after a map, or routed to before an unmap. Route operations only.
-        - Null in check mode for a map to an agent the task would create.
+        - V((new agent\)) in check mode for a map to an agent the task would create.
       type: str
     before:
       description: The resource before the operation, null for a create, or a map of a number without a route.
@@ -209,141 +218,174 @@ operations:
     after:
       description: The resource after the operation, null for a delete or an unmap.
       type: dict
+msg:
+  description: What failed and how to fix it. After a write that did not go through, which changes were applied and which not.
+  returned: on failure
+  type: str
+problems:
+  description:
+    - Every problem that stopped the task before its first write, one message each; RV(msg) joins them.
+    - Each names the option, every bad value and the fix.
+  returned: on failure, before any write
+  type: list
+  elements: str
+  sample: ["phone_numbers has 1 malformed phone number(s): '12345'. Use E.164, a + and 8 to 15 digits not starting with 0, such as +19499800001"]
+numbers:
+  description: The numbers a failure is about, such as those not purchased in the workspace, or those still routed to an agent that cannot be deleted.
+  returned: on failure, when numbers are the cause
+  type: list
+  elements: str
+  sample: ["+15550000000"]
+status:
+  description: The HTTP status of the API answer that failed the task; null when no answer came (a lost connection).
+  returned: on failure from an API call
+  type: int
+  sample: 409
+error_code:
+  description: The API's error code of that answer, such as C(not_found), C(conflict) or C(rate_limited).
+  returned: on failure from an API call
+  type: str
+  sample: conflict
+request_id:
+  description: The API's id of that request (its C(X-Request-Id) header), to quote to Piopiy support.
+  returned: on failure from an API call
+  type: str
+  sample: req_5f2c9a1b7d3e4f60
 """
 
-import re
-
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import PiopiyAPIError
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import (
-    PiopiyResource,
-    agent_by_name,
-    normalize_agent,
-    normalize_phone_numbers,
-    piopiy_client,
-    piopiy_module,
-    secret_file_problem,
-    write_secret_file,
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_agents import (
+    find_by_id,
+    find_by_name,
+    language_problem,
+    plan_agent_absent,
+    plan_agent_present,
+    rename_problem,
 )
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import NumberRoutes
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import Plan, rendered
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import (
+    PARALLEL_REQUESTS_SPEC,
+    PiopiyTask,
+    empty_id_problems,
+    parallel_requests_problem,
+    piopiy_module,
+    run_task,
+)
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import RouteBook, parse_phone_numbers, plan_routes_present, plan_unmap_all
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_secret_file import secret_file_problem, write_secret_file
 
-DEFAULT_LANGUAGE = 'en-US'
-BCP47 = re.compile(r'^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$')
 
+class AgentTask(PiopiyTask):
+    """An agent by name or id; with phone_numbers, the agent's plan followed by the route plan for its id."""
 
-class Agent(PiopiyResource):
     kind = 'agent'
-    fields = ('name', 'language', 'status')
 
     def __init__(self, module):
-        params = module.params
-        super().__init__(module, piopiy_client(module, pool_size=params['parallel_requests']))
-        self.numbers = None
-        if params['phone_numbers'] is not None:
-            numbers = normalize_phone_numbers(module, 'phone_numbers', params['phone_numbers'])
-            self.numbers = NumberRoutes(module, self.client, numbers, params['parallel_requests'])
+        self.module = module
+        self.params = module.params
+        self.numbers, self.number_problems = (None, [])
+        if self.params['phone_numbers'] is not None:
+            self.numbers, self.number_problems = parse_phone_numbers('phone_numbers', self.params['phone_numbers'])
+        self.extra = {}
+        self.late = []
+        self.agent_id = None  # plan() sets it: the agent's id, or a Pending for the agent the plan creates
 
-    def lookup(self):
-        agent = self.find()
-        if self.numbers is not None:
-            # Every number is read and checked here, before the agent's own write.
-            self.numbers.read_routes()
-            self.numbers.check_purchased()
-        return agent
+    def validate(self):
+        params = self.params
+        problems = empty_id_problems(params, 'id') + self.number_problems
+        problems.append(parallel_requests_problem(params['parallel_requests']))
+        if params['name'] is not None and not params['name'].strip():
+            problems.append('name must not be empty: give the agent a name such as prod-support-agent')
+        problems.append(language_problem(params['language']))
+        if params['token_file'] and not params['return_token']:
+            problems.append('token_file and return_token=false contradict each other: keep the token in token_file, or drop it')
+        if params['state'] == 'absent' and params['phone_numbers']:
+            problems.append('with state=absent, phone_numbers can only be [] (unmap every number of the agent, then delete it): '
+                            'an agent that is deleted keeps no numbers')
+        if params['state'] == 'present' and params['token_file']:
+            problem = secret_file_problem(params['token_file'])
+            if problem:
+                problems.append('token_file %s cannot be written (%s): fix the path before creating an agent' % (params['token_file'], problem))
+        return problems
 
-    def find(self):
-        params = self.module.params
+    def read(self, client):
+        params = self.params
+        state = {'agents': None, 'book': None}
         if params['id']:
-            agent = self.client.get_agent(params['id'])
-            if agent is None and params['state'] == 'present':
-                self.module.fail_json(msg='no agent with id %s in this workspace: an agent is never created from an id; '
-                                          'remove id to create one by name' % params['id'])
-            return normalize_agent(agent)
-        # Read the one agent whose language the list may leave out, never every agent.
-        agent = agent_by_name(self.module, self.client, params['name'])
-        return normalize_agent(self.client.complete_agent(agent) if agent else None)
+            state['lookup'] = find_by_id(client, params['id'])
+            current = state['lookup'].agent
+            if current and params['name'] and params['name'] != current['name']:
+                state['agents'] = client.list_agents()  # a rename must not take another agent's name
+        else:
+            state['lookup'] = find_by_name(client, params['name'], 'id')
+            current = state['lookup'].agent
+        if params['state'] == 'absent':
+            if current:
+                # The API refuses to delete an agent with routes: read them, so that check mode predicts the refusal.
+                state['book'] = RouteBook(client.list_routes(agent_id=current['id']))
+        elif self.numbers is not None:
+            state['book'] = RouteBook.read(client)
+        return state
 
-    def attach(self, before, after):
-        """Route the listed numbers to the agent once it exists; the agent then reports its numbers."""
-        if self.numbers is None:
-            return before, after
-        agent_id = after['id']  # None only in check mode, for an agent it would create
-        changes = self.numbers.plan_present(agent_id, self.module.params['purge_phone_numbers'])
-        agent_changed = self.changed
-        outcomes = self.write(self.numbers.send, changes) if changes else []
-        if outcomes is None:  # check mode: the plans stand for the outcomes
-            outcomes = self.numbers.planned(changes)
-        operations, errors, routes = self.numbers.settle(changes, outcomes)
-        self.operations.extend(operations)
-        self.changed = agent_changed or bool(operations)  # a refused write changes nothing
-        after = dict(after, phone_numbers=self.numbers.routed_to(agent_id, routes) if agent_id else sorted(self.numbers.numbers))
-        if errors:
-            # The result keeps a new agent's token: Piopiy shows it once.
-            self.module.fail_json(msg='the agent is in place, but %d of %d route change(s) failed: %s'
-                                      % (len(errors), len(changes), '; '.join(errors)),
-                                  changed=self.changed, operations=self.operations, agent=after, **self.extra)
-        before = dict(before, phone_numbers=self.numbers.routed_to(before['id'])) if before else None
-        return before, after
+    def plan(self, client, state):
+        params, lookup = self.params, state['lookup']
+        current = lookup.agent
+        plan = Plan(problems=[lookup.problem] if lookup.problem else [])
+        if params['state'] == 'absent':
+            if current is None:
+                return plan
+            self.agent_id = current['id']
+            if self.numbers == []:  # phone_numbers: [] unmaps them all, then deletes
+                unmaps = plan_unmap_all(client, state['book'], current['id'])
+                return plan.extend(unmaps).extend(plan_agent_absent(client, current, [], stage=1, requires=unmaps.operations))
+            return plan.extend(plan_agent_absent(client, current, state['book'].routed_to(current['id'])))
+        if params['id'] and current is None:
+            plan.problems.append('no agent with id %s in this workspace: an agent is never created from an id; '
+                                 'remove id to create one by name' % params['id'])
+            return plan
+        if state['agents'] is not None:
+            plan.problems.append(rename_problem(state['agents'], current, params['name']))
+            plan.problems = [problem for problem in plan.problems if problem]
+        agent_plan, self.agent_id = plan_agent_present(client, current, params['name'], params['language'], self.keep_token)
+        plan.extend(agent_plan)
+        if self.numbers is not None:
+            plan.extend(plan_routes_present(client, state['book'], self.numbers, self.agent_id, params['purge_phone_numbers'], stage=1))
+        return plan
 
-    def wanted(self):
-        return {'name': self.module.params['name'], 'language': self.module.params['language']}
-
-    def identity(self, resource):
-        return {'id': resource.get('id'), 'name': resource.get('name')}
-
-    def create(self, wanted):
-        answer = self.client.create_agent(wanted['name'], wanted['language'] or DEFAULT_LANGUAGE)
-        self.keep_token(answer.get('agent_token'))
-        return normalize_agent(answer)
-
-    def planned(self, current, wanted):
-        planned = super().planned(current, wanted)
-        planned['language'] = planned['language'] or DEFAULT_LANGUAGE
-        return planned
-
-    def update(self, current, changes):
-        return normalize_agent(self.client.update_agent(current['id'], changes))
-
-    def delete(self, current):
-        try:
-            self.client.delete_agent(current['id'])
-        except PiopiyAPIError as error:
-            if error.status != 409:
-                raise
-            numbers = sorted(route['phone_number'] for route in self.client.list_routes(agent_id=current['id']))
-            self.module.fail_json(
-                msg='agent %r (%s) still has %d number(s) routed to it: %s. Nothing was deleted: unmap them first, '
-                    'with piopiy.voice.piopiy_number_route state=absent or piopiy_agent phone_numbers=[]'
-                    % (current['name'], current['id'], len(numbers), ', '.join(numbers)),
-                numbers=numbers, changed=False)
+    def result(self, state, outcomes):
+        current = state['lookup'].agent
+        after = current
+        for outcome in outcomes:
+            if outcome.operation.resource == 'agent' and outcome.applied:
+                after = outcome.resource  # None after a delete
+        before = dict(current) if current else None
+        if self.numbers is not None and before:
+            before['phone_numbers'] = state['book'].routed_to(current['id'])
+        if self.numbers is not None and after is not None:
+            routes = state['book'].after(outcomes)
+            agent_id = rendered(self.agent_id)
+            after = dict(after, phone_numbers=sorted(number for number, route in routes.items() if rendered(route['agent_id']) == agent_id))
+        after = rendered(after)
+        return dict(self.extra, agent=after or {}), before or {}, after or {}
 
     def keep_token(self, token):
-        token_file = self.module.params['token_file']
+        """The new agent's token: to token_file, or returned. Piopiy shows it once, in the create's answer."""
+        token_file = self.params['token_file']
         if token is None:
             self.module.warn('the agent was created, but the answer carrying its token was lost on the network: '
                              'issue a new token in the Piopiy dashboard')
         elif token_file:
-            write_secret_file(token_file, token)
+            try:
+                write_secret_file(token_file, token)
+            except OSError as error:
+                self.late.append('the agent was created, but its token could not be written to token_file %s (%s): the token '
+                                 'is not shown anywhere; issue a new one in the Piopiy dashboard' % (token_file, error.strerror or error))
+                return
             self.extra['agent_token_file'] = token_file
-        elif self.module.params['return_token']:
+        elif self.params['return_token']:
             self.extra['agent_token'] = token
 
-
-def validate(module):
-    """Fail on bad input before anything is sent."""
-    params = module.params
-    if params['name'] is not None and not params['name'].strip():
-        module.fail_json(msg='name must not be empty: give the agent a name such as prod-support-agent')
-    if params['language'] is not None and not BCP47.match(params['language']):
-        module.fail_json(msg='language %r is not a BCP 47 tag: use a tag such as en-US, en-IN, hi-IN or ta-IN' % params['language'])
-    if params['token_file'] and not params['return_token']:
-        module.fail_json(msg='token_file and return_token=false contradict each other: keep the token in token_file, or drop it')
-    if params['state'] == 'absent' and params['phone_numbers'] is not None:
-        module.fail_json(msg='phone_numbers is only used with state=present: to unmap the numbers of an agent, use '
-                             'piopiy.voice.piopiy_number_route with state=absent')
-    if params['state'] == 'present' and params['token_file']:
-        problem = secret_file_problem(params['token_file'])
-        if problem:
-            module.fail_json(msg='token_file %s cannot be written (%s): fix the path before creating an agent' % (params['token_file'], problem))
+    def problems_after_apply(self):
+        return self.late
 
 
 def main():
@@ -357,12 +399,11 @@ def main():
             return_token=dict(type='bool', default=True),
             phone_numbers=dict(type='list', elements='str'),
             purge_phone_numbers=dict(type='bool', default=True),
-            parallel_requests=dict(type='int', default=8),
+            parallel_requests=PARALLEL_REQUESTS_SPEC,
         ),
         required_one_of=[('name', 'id')],
     )
-    validate(module)
-    Agent(module).run()
+    run_task(module, AgentTask(module), workers=module.params['parallel_requests'])
 
 
 if __name__ == '__main__':

@@ -81,19 +81,36 @@ agents:
       description: The agent's status.
       type: str
       sample: active
+status:
+  description: The HTTP status of the API answer that failed the task; null when no answer came (a lost connection).
+  returned: on failure from an API call
+  type: int
+  sample: 409
+error_code:
+  description: The API's error code of that answer, such as C(not_found), C(conflict) or C(rate_limited).
+  returned: on failure from an API call
+  type: str
+  sample: conflict
+request_id:
+  description: The API's id of that request (its C(X-Request-Id) header), to quote to Piopiy support.
+  returned: on failure from an API call
+  type: str
+  sample: req_5f2c9a1b7d3e4f60
 """
 
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_agents import agents_named, complete, find_by_id, normalize_agent
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import PiopiyAPIError
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import fail_api, normalize_agent, piopiy_client, piopiy_module
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import empty_id_problems, fail_api, piopiy_client, piopiy_module
 
 
 def find_agents(client, name=None, agent_id=None):
     if agent_id:
-        return [agent for agent in [client.get_agent(agent_id)] if agent]
+        agent = find_by_id(client, agent_id).agent
+        return [agent] if agent else []
     if name is None:
-        return client.list_agents()
-    # A name matches few agents: complete each one's language.
-    return [client.complete_agent(agent) or agent for agent in client.agents_named(name)]
+        return [normalize_agent(agent) for agent in client.list_agents()]
+    # A name matches few agents: complete each one's language (None when it was deleted in between).
+    return [agent for agent in (complete(client, item) for item in agents_named(client.list_agents(), name)) if agent]
 
 
 def main():
@@ -101,11 +118,14 @@ def main():
         dict(name=dict(type='str'), id=dict(type='str')),
         mutually_exclusive=[('name', 'id')],
     )
+    problems = empty_id_problems(module.params, 'id')
+    if problems:
+        module.fail_json(msg=problems[0])
     try:
         agents = find_agents(piopiy_client(module), module.params['name'], module.params['id'])
     except PiopiyAPIError as error:
         fail_api(module, error)
-    module.exit_json(changed=False, agents=[normalize_agent(agent) for agent in agents])
+    module.exit_json(changed=False, agents=agents)
 
 
 if __name__ == '__main__':

@@ -124,7 +124,7 @@ routes:
       type: str
       sample: ai_agent
     agent_id:
-      description: The agent the number routes to; null without a route, or in check mode for an agent not created yet.
+      description: The agent the number routes to; null without a route, V((new agent\)) in check mode for an agent not created yet.
       type: str
       sample: agent_9x2d41c7
     status:
@@ -160,91 +160,120 @@ operations:
     after:
       description: The route after the operation, null after an unmap.
       type: dict
+msg:
+  description: What failed and how to fix it. After a write that did not go through, which changes were applied and which not.
+  returned: on failure
+  type: str
+problems:
+  description:
+    - Every problem that stopped the task before its first write, one message each; RV(msg) joins them.
+    - Each names the option, every bad value and the fix.
+  returned: on failure, before any write
+  type: list
+  elements: str
+  sample: ["phone_numbers has 1 malformed phone number(s): '12345'. Use E.164, a + and 8 to 15 digits not starting with 0, such as +19499800001"]
+numbers:
+  description: The numbers a failure is about, such as those not purchased in the workspace.
+  returned: on failure, when numbers are the cause
+  type: list
+  elements: str
+  sample: ["+15550000000"]
+status:
+  description: The HTTP status of the API answer that failed the task; null when no answer came (a lost connection).
+  returned: on failure from an API call
+  type: int
+  sample: 409
+error_code:
+  description: The API's error code of that answer, such as C(not_found), C(conflict) or C(rate_limited).
+  returned: on failure from an API call
+  type: str
+  sample: conflict
+request_id:
+  description: The API's id of that request (its C(X-Request-Id) header), to quote to Piopiy support.
+  returned: on failure from an API call
+  type: str
+  sample: req_5f2c9a1b7d3e4f60
 """
 
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import ROUTE_TYPE, PiopiyAPIError
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_agents import NEW_AGENT, find_by_id, find_by_name
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import ROUTE_TYPE
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import Pending, Plan, rendered
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import (
-    agent_by_name,
-    fail_api,
-    normalize_phone_numbers,
-    piopiy_client,
+    PARALLEL_REQUESTS_SPEC,
+    PiopiyTask,
+    empty_id_problems,
+    parallel_requests_problem,
     piopiy_module,
+    run_task,
 )
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import NumberRoutes, disconnected
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import (
+    RouteBook,
+    disconnected,
+    parse_phone_numbers,
+    plan_routes_absent,
+    plan_routes_present,
+)
 
 
-class RouteTask:
-    """The task: find the agent, read and check every number, then write only the differences."""
+class RouteTask(PiopiyTask):
+    """The routes of the listed numbers: to one agent (present), or none (absent)."""
+
+    kind = 'routes'
 
     def __init__(self, module):
         self.module = module
         self.params = module.params
-        field = 'phone_numbers' if self.params['phone_numbers'] is not None else 'phone_number'
-        numbers = self.params['phone_numbers'] if field == 'phone_numbers' else [self.params['phone_number']]
-        self.client = piopiy_client(module, pool_size=self.params['parallel_requests'])
-        self.routes = NumberRoutes(module, self.client, normalize_phone_numbers(module, field, numbers), self.params['parallel_requests'])
+        option = 'phone_numbers' if self.params['phone_numbers'] is not None else 'phone_number'
+        raw = self.params['phone_numbers'] if option == 'phone_numbers' else [self.params['phone_number']]
+        self.numbers, self.number_problems = parse_phone_numbers(option, raw)
 
-    def resolve_agent_id(self, current):
-        """The target agent's id, or None: no agent given, or an agent that does not exist.
+    def validate(self):
+        problems = self.number_problems + empty_id_problems(self.params, 'agent_id')
+        if self.params['agent_name'] is not None and not self.params['agent_name'].strip():
+            problems.append('agent_name is an empty string: give the name of an existing agent, or leave agent_name out')
+        return problems + [parallel_requests_problem(self.params['parallel_requests'])]
 
-        A missing agent fails a present state, except in check mode, where an
-        earlier task would have created it. For absent it means nothing routes to it.
-        """
+    def read(self, client):
+        book = RouteBook.read(client)
         agent_id, name = self.params['agent_id'], self.params['agent_name']
-        if agent_id and any(route['agent_id'] == agent_id for route in current.values()):
-            return agent_id  # a route points to it, so it exists: no need to read it
+        if agent_id and book.routed_to(agent_id):
+            return {'book': book, 'agent_id': agent_id, 'problem': None}  # a route points to it, so it exists: no need to read it
         if agent_id:
-            agent = self.client.get_agent(agent_id)
-        elif name is not None:
-            agent = agent_by_name(self.module, self.client, name)
+            lookup = find_by_id(client, agent_id)
+        elif name:
+            lookup = find_by_name(client, name, 'agent_id', with_language=False)
         else:
-            return None
-        if agent is None and self.params['state'] == 'present' and not (self.module.check_mode and name):
-            what = 'with id %s' % agent_id if agent_id else 'named %r' % name
-            self.module.fail_json(msg='no agent %s in this workspace: create it first with piopiy.voice.piopiy_agent, '
-                                      'or check %s' % (what, 'agent_id' if agent_id else 'agent_name'))
-        return agent['id'] if agent else None
+            return {'book': book, 'agent_id': None, 'problem': None}
+        return {'book': book, 'agent_id': lookup.agent['id'] if lookup.agent else None, 'problem': lookup.problem}
 
-    def plan(self, agent_id):
-        if self.params['state'] == 'present':
-            return self.routes.plan_present(agent_id, self.params['exclusive'])
-        if self.has_agent() and agent_id is None:
-            return []  # the agent does not exist, so no route points to it
-        return self.routes.plan_absent(agent_id)
+    def plan(self, client, state):
+        book, agent_id, params = state['book'], state['agent_id'], self.params
+        plan = Plan(problems=[state['problem']] if state['problem'] else [])
+        has_agent = bool(params['agent_id'] or params['agent_name'])
+        if params['state'] == 'absent':
+            if has_agent and agent_id is None:
+                return plan.extend(book.not_purchased(self.numbers))  # the agent does not exist, so no route points to it
+            return plan.extend(plan_routes_absent(client, book, self.numbers, agent_id))
+        if agent_id is None and has_agent and not state['problem']:
+            if self.module.check_mode and params['agent_name']:
+                agent_id = Pending(NEW_AGENT)  # an earlier task of the play would have created it
+            else:
+                what = 'with id %s' % params['agent_id'] if params['agent_id'] else 'named %r' % params['agent_name']
+                plan.problems.append('no agent %s in this workspace: create it first with piopiy.voice.piopiy_agent, or check %s'
+                                     % (what, 'agent_id' if params['agent_id'] else 'agent_name'))
+        return plan.extend(plan_routes_present(client, book, self.numbers, agent_id, params['exclusive']))
 
-    def has_agent(self):
-        return bool(self.params['agent_id'] or self.params['agent_name'])
-
-    def write_all(self, changes):
-        """The module's one door to the API for changes; in check mode nothing is sent and the plans stand for the outcomes."""
-        if self.module.check_mode:
-            return self.routes.planned(changes)
-        return self.routes.send(changes)
-
-    def run(self):
-        try:
-            current = self.routes.read_routes()
-            agent_id = self.resolve_agent_id(current)
-            self.routes.check_purchased()
-            changes = self.plan(agent_id)
-            outcomes = self.write_all(changes)
-        except PiopiyAPIError as error:
-            fail_api(self.module, error)
-        self.finish(current, changes, outcomes)
-
-    def finish(self, current, changes, outcomes):
-        operations, errors, after = self.routes.settle(changes, outcomes)
-        handled = sorted(set(self.routes.numbers) | set(operation['phone_number'] for operation in operations))
-        routes_after = [after.get(number) or disconnected(number) for number in handled]
-        result = {'changed': bool(operations), 'routes': routes_after, 'operations': operations}
-        if self.module._diff:
-            routes_before = [current.get(number) or disconnected(number) for number in handled]
-            result['diff'] = {'before': {'routes': routes_before}, 'after': {'routes': routes_after}}
+    def result(self, state, outcomes):
+        book = state['book']
+        touched = set(outcome.operation.key for outcome in outcomes if outcome.applied)
+        handled = sorted(set(self.numbers) | touched)
+        routes_after = book.after(outcomes)
+        after = [rendered(routes_after.get(number) or disconnected(number)) for number in handled]
+        before = [book.route(number) or disconnected(number) for number in handled]
+        values = {'routes': after}
         if self.params['phone_number']:
-            result['route'] = next(route for route in routes_after if route['phone_number'] == self.routes.numbers[0])
-        if errors:
-            self.module.fail_json(msg='%d of %d route change(s) failed: %s' % (len(errors), len(changes), '; '.join(errors)), **result)
-        self.module.exit_json(**result)
+            values['route'] = next(route for route in after if route['phone_number'] == self.numbers[0])
+        return values, {'routes': before}, {'routes': after}
 
 
 def main():
@@ -257,13 +286,13 @@ def main():
             route_type=dict(type='str', choices=[ROUTE_TYPE], default=ROUTE_TYPE),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
             exclusive=dict(type='bool', default=False),
-            parallel_requests=dict(type='int', default=8),
+            parallel_requests=PARALLEL_REQUESTS_SPEC,
         ),
         mutually_exclusive=[('phone_number', 'phone_numbers'), ('agent_id', 'agent_name')],
         required_one_of=[('phone_number', 'phone_numbers')],
         required_if=[('state', 'present', ('agent_id', 'agent_name'), True)],
     )
-    RouteTask(module).run()
+    run_task(module, RouteTask(module), workers=module.params['parallel_requests'])
 
 
 if __name__ == '__main__':

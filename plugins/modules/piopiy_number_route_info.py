@@ -104,36 +104,50 @@ phone_numbers:
       description: The agent the number routes to, or null.
       type: str
       sample: agent_9x2d41c7
+status:
+  description: The HTTP status of the API answer that failed the task; null when no answer came (a lost connection).
+  returned: on failure from an API call
+  type: int
+  sample: 409
+error_code:
+  description: The API's error code of that answer, such as C(not_found), C(conflict) or C(rate_limited).
+  returned: on failure from an API call
+  type: str
+  sample: conflict
+request_id:
+  description: The API's id of that request (its C(X-Request-Id) header), to quote to Piopiy support.
+  returned: on failure from an API call
+  type: str
+  sample: req_5f2c9a1b7d3e4f60
 """
 
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_agents import find_by_name
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import PiopiyAPIError
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import (
-    agent_by_name,
-    fail_api,
-    normalize_phone_numbers,
-    normalize_route,
-    piopiy_client,
-    piopiy_module,
-)
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import problems_message
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import empty_id_problems, fail_api, piopiy_client, piopiy_module
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import RouteBook, parse_phone_numbers
 
 
-def read_routes(module, client):
+def read_routes(module, client, number):
+    """(routes, purchased numbers) matching the filters; fails when agent_name is ambiguous."""
     params = module.params
-    number = normalize_phone_numbers(module, 'phone_number', [params['phone_number']])[0] if params['phone_number'] else None
-    agent_id = params['agent_id']
-    if params['agent_name'] is not None:
-        agent = agent_by_name(module, client, params['agent_name'])
-        # An unknown name matches no route; no real agent id is empty.
-        agent_id = agent['id'] if agent else ''
-    every_route = sorted((normalize_route(route) for route in client.list_routes()), key=lambda route: route['phone_number'])
-    routes = [route for route in every_route
-              if agent_id in (None, route['agent_id']) and number in (None, route['phone_number'])]
-    return routes, purchased_numbers(client, number, dict((route['phone_number'], route['agent_id']) for route in every_route))
+    agent_id, name = params['agent_id'], params['agent_name']
+    everything = agent_id is None and name is None
+    if name is not None:
+        lookup = find_by_name(client, name, 'agent_id', with_language=False)
+        if lookup.problem:
+            module.fail_json(msg=lookup.problem)
+    book = RouteBook.read(client, with_purchased=False)
+    if name is not None:
+        agent_id = lookup.agent['id'] if lookup.agent else None
+    routes = [book.routes[key] for key in sorted(book.routes)
+              if (everything or book.routes[key]['agent_id'] == agent_id) and number in (None, key)]
+    return routes, purchased_numbers(client, number, book)
 
 
-def purchased_numbers(client, only, agent_of):
+def purchased_numbers(client, only, book):
     numbers = [{'phone_number': item.get('number'), 'id': item.get('id'), 'status': item.get('status'),
-                'agent_id': agent_of.get(item.get('number'))}
+                'agent_id': book.agent_of(item.get('number'))}
                for item in client.list_purchased_numbers() if only is None or item.get('number') == only]
     return sorted(numbers, key=lambda number: number['phone_number'])
 
@@ -143,8 +157,16 @@ def main():
         dict(agent_id=dict(type='str'), agent_name=dict(type='str'), phone_number=dict(type='str')),
         mutually_exclusive=[('agent_id', 'agent_name')],
     )
+    number = None
+    problems = empty_id_problems(module.params, 'agent_id')
+    if module.params['phone_number'] is not None:
+        numbers, number_problems = parse_phone_numbers('phone_number', [module.params['phone_number']])
+        problems += number_problems
+        number = numbers[0] if numbers else None
+    if problems:
+        module.fail_json(msg=problems_message(problems), problems=problems)
     try:
-        routes, numbers = read_routes(module, piopiy_client(module))
+        routes, numbers = read_routes(module, piopiy_client(module), number)
     except PiopiyAPIError as error:
         fail_api(module, error)
     module.exit_json(changed=False, routes=routes, phone_numbers=numbers)

@@ -52,6 +52,8 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 MAX_NAME_LENGTH = 128
 MAX_NUMBERS_IN_MESSAGE = 10
+ODD_BODIES = ('empty', 'html', 'array')
+ODD_HTML = b'<!DOCTYPE html><html><head><title>Down for maintenance</title></head><body>Back soon.</body></html>'
 WRITE_METHODS = frozenset(('POST', 'PUT', 'PATCH', 'DELETE'))
 
 E164_RE = re.compile(r'\+[1-9][0-9]{7,14}')
@@ -99,13 +101,28 @@ class ApiError(Exception):
 
 
 class Reply:
-    """One answer: status, JSON payload and extra headers, or a dropped connection."""
+    """One answer: status, JSON payload and extra headers, or a dropped connection.
+
+    An odd-answer fault replaces the JSON with `body` (bytes) of `content_type`.
+    """
 
     def __init__(self, status, payload, headers=None):
         self.status = status
         self.payload = payload
         self.headers = dict(headers or {})
         self.dropped = False
+        self.body = None
+        self.content_type = 'application/json'
+
+    def make_odd(self, kind):
+        """Keep the status, swap the body for what a gateway in front of an API may send: nothing, a web page, a bare array."""
+        if kind == 'empty':
+            self.body = b''
+        elif kind == 'html':
+            self.body, self.content_type = ODD_HTML, 'text/html; charset=utf-8'
+        else:
+            items = self.payload.get('data') if isinstance(self.payload.get('data'), list) else [self.payload]
+            self.body = json.dumps(items).encode('ascii')
 
 
 class Request:
@@ -466,6 +483,11 @@ FAULT_RULES = {
     'fail_next_429': (0, _valid_count, 'an integer >= 0'),
     'fail_next_5xx': (0, _valid_count, 'an integer >= 0'),
     'drop_next_posts': (0, _valid_count, 'an integer >= 0'),
+    'odd_next': (0, _valid_count, 'an integer >= 0'),
+    'odd_body': ('empty', lambda value: value in ODD_BODIES, 'one of %s' % ', '.join(ODD_BODIES)),
+    'redirect_next': (0, _valid_count, 'an integer >= 0'),
+    'redirect_to': ('http://127.0.0.2:9/v1', lambda value: isinstance(value, str) and value.startswith(('http://', 'https://')),
+                    'an http:// or https:// URL'),
     'only': (None, lambda value: value is None or (isinstance(value, str) and re.match(r'^[A-Z]+ /\S*$', value) is not None),
              'null or a method and a path prefix, such as "POST /v1/phone-number-routing"'),
 }
@@ -524,7 +546,7 @@ class Faults:
         return rate > 0 and self._rng.random() < rate
 
     def _targets(self, method, path):
-        """Whether the 429, 5xx and drop faults apply to this request (the `only` setting)."""
+        """Whether the 429, 5xx, drop, odd-body and redirect faults apply to this request (the `only` setting)."""
         only = self._settings['only']
         if only is None:
             return True
@@ -545,6 +567,20 @@ class Faults:
                 return rate_limited_error(settings)
             if self._chance(settings['rate_5xx']):
                 return server_error(settings)
+        return None
+
+    def take_redirect(self, method, path):
+        """The URL to redirect this request to instead of answering it, or None."""
+        with self._lock:
+            if self._targets(method, path) and self._take('redirect_next'):
+                return self._settings['redirect_to']
+        return None
+
+    def take_odd_body(self, method, path):
+        """The kind of odd body to answer this (already handled, successful) request with, or None."""
+        with self._lock:
+            if self._targets(method, path) and self._take('odd_next'):
+                return self._settings['odd_body']
         return None
 
     def should_drop(self, method, path):
@@ -890,12 +926,19 @@ class Emulator:
             time.sleep(settings['latency_ms'] / 1000.0)
         workspace = None
         injected = self.faults.pick_error(request.method, request.raw_path)
+        redirect = None if injected else self.faults.take_redirect(request.method, request.raw_path)
         if injected:
             reply = injected.reply()  # decided before the endpoint runs, so nothing changes
+        elif redirect:
+            target = redirect.rstrip('/') + request.raw_path[len(API_PREFIX) - 1:] + ('?' + request.query if request.query else '')
+            reply = Reply(307, {'error': {'code': 'redirect', 'message': 'moved'}}, {'Location': target})
         else:
             reply, workspace = self.api.dispatch(request)
             reply.dropped = self.faults.should_drop(request.method, request.raw_path)
-        if settings['echo_auth_in_errors'] and reply.status >= 400:
+            odd = None if reply.dropped or reply.status >= 300 else self.faults.take_odd_body(request.method, request.raw_path)
+            if odd:
+                reply.make_odd(odd)  # the request was handled: a write was applied, only its answer is odd
+        if settings['echo_auth_in_errors'] and reply.status >= 400 and 'error' in reply.payload:
             reply.payload['error']['message'] += ' (Authorization: %s)' % (request.headers.get('Authorization') or '')
         status = 0 if reply.dropped else reply.status
         self.request_log.add(request, status, workspace)
@@ -979,9 +1022,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             length -= len(chunk)
 
     def _send(self, reply, request_id):
-        data = json.dumps(reply.payload).encode('ascii')
+        data = json.dumps(reply.payload).encode('ascii') if reply.body is None else reply.body
         self.send_response(reply.status)
-        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Type', reply.content_type)
         self.send_header('Content-Length', str(len(data)))
         self.send_header('X-Request-Id', request_id)
         for name, value in reply.headers.items():

@@ -47,6 +47,7 @@ FAULT_DEFAULTS = {
     'drop_post_rate': 0.0, 'page_size_cap': None, 'list_includes_language': False,
     'echo_auth_in_errors': False, 'rng_seed': None,
     'fail_next_429': 0, 'fail_next_5xx': 0, 'drop_next_posts': 0, 'only': None,
+    'odd_next': 0, 'odd_body': 'empty', 'redirect_next': 0, 'redirect_to': 'http://127.0.0.2:9/v1',
 }
 
 # Piopiy's published "AI Agents" examples, verbatim; only the base URL, the
@@ -706,6 +707,8 @@ def test_fault_defaults_and_replace_semantics(api):
     ({'page_size_cap': 0}, 'page_size_cap'), ({'list_includes_language': 'yes'}, 'list_includes_language'),
     ({'rng_seed': 1.5}, 'rng_seed'), ({'fail_next_429': -1}, 'fail_next_429'), ({'drop_post_rate': None}, 'drop_post_rate'),
     ({'only': 'POST'}, 'only'), ({'only': '/v1/ai-agents'}, 'only'), ({'only': 'post /v1'}, 'only'), ({'only': 7}, 'only'),
+    ({'odd_next': -1}, 'odd_next'), ({'odd_body': 'xml'}, 'odd_body'), ({'redirect_next': 1.5}, 'redirect_next'),
+    ({'redirect_to': 'ftp://x'}, 'redirect_to'),
 ])
 def test_bad_fault_settings_are_400_and_keep_the_old_ones(api, faults, key):
     api.set_faults(retry_after=9)
@@ -751,6 +754,41 @@ def test_only_limits_faults_to_matching_requests(api):
     assert_error_body(api.route(ACME_NUMBER, agent['id']), 500, 'internal_error')
     assert api.state()['routes'] == []
     assert api.route(ACME_NUMBER, agent['id']).status_code in (200, 201)
+
+
+def test_an_odd_body_follows_a_write_that_was_applied(api):
+    api.set_faults(odd_next=1, odd_body='empty', only='POST /v1/ai-agents')
+    response = api.call('POST', '/v1/ai-agents', json={'name': 'Quiet', 'language': 'en-US'})
+    assert response.status_code == 201 and response.content == b''
+    assert [agent['name'] for agent in api.state()['agents']] == ['Quiet']
+    assert api.admin('GET', 'faults').json()['odd_next'] == 0
+
+
+@pytest.mark.parametrize('odd_body, content_type, check', [
+    ('html', 'text/html', lambda body: body.startswith(b'<!DOCTYPE html>')),
+    ('array', 'application/json', lambda body: isinstance(json.loads(body), list) and json.loads(body)[0]['name'] == 'Listed'),
+])
+def test_an_odd_body_replaces_a_list_page(api, odd_body, content_type, check):
+    api.create_agent(name='Listed')
+    api.set_faults(odd_next=1, odd_body=odd_body, only='GET /v1/ai-agents')
+    response = api.call('GET', '/v1/ai-agents')
+    assert response.status_code == 200 and response.headers['Content-Type'].startswith(content_type)
+    assert check(response.content)
+    assert api.call('GET', '/v1/ai-agents').json()['data'][0]['name'] == 'Listed'  # one odd answer, then the API again
+
+
+def test_an_odd_body_never_replaces_an_error(api):
+    api.set_faults(odd_next=1, odd_body='html')
+    assert_error_body(api.call('GET', '/v1/ai-agents/agent_missing'), 404, 'not_found')
+    assert api.admin('GET', 'faults').json()['odd_next'] == 1
+
+
+def test_a_redirect_points_elsewhere_and_changes_nothing(api):
+    api.set_faults(redirect_next=1, redirect_to='http://127.0.0.1:9/v9')
+    response = api.call('POST', '/v1/ai-agents?x=1', json={'name': 'Moved', 'language': 'en-US'}, allow_redirects=False)
+    assert response.status_code == 307 and response.headers['Location'] == 'http://127.0.0.1:9/v9/ai-agents?x=1'
+    assert api.state()['agents'] == []
+    assert api.call('POST', '/v1/ai-agents', json={'name': 'Moved', 'language': 'en-US'}).status_code == 201
 
 
 def test_latency_delays_api_calls_but_not_admin_calls(api):

@@ -99,8 +99,8 @@ def lifecycle(path):
         ('Delete the agent', 'none', True, False, False),
     ])
     created = preview[0]
-    expect((created['resource'], created['agent_id'], created['agent_name'], created['before']) == ('agent', None, 'audit-support-agent', None),
-           'a create in check mode names the agent, which has no id yet', created)
+    expect((created['resource'], created['agent_id'], created['agent_name'], created['before']) == ('agent', '(new agent)', 'audit-support-agent', None),
+           'a create in check mode names the agent, whose id is only known once it is made', created)
     expect(created['after']['language'] == 'en-US', 'check-mode create after', created)
     expect(sorted(line['phone_number'] for line in preview[3:5]) == ['+19499800001', '+19499800002'], 'check-mode maps', preview[3:5])
     expect(preview[6]['module'] == 'piopiy.voice.piopiy_number_route_info', 'info module', preview[6])
