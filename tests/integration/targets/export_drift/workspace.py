@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import urllib.parse
 import urllib.request
@@ -147,6 +148,8 @@ def plan(directory, drift, *rows):
         for change in environment['changes']:
             before = (change['before'] or {}).get('agent') or (change['before'] or {}).get('name') or '-'
             after = (change['after'] or {}).get('agent') or (change['after'] or {}).get('name') or '-'
+            # An agent only known by id (renamed behind the inventory's back) has an id the test cannot know.
+            before, after = (re.sub(r'^agent_[0-9a-f]+$', 'agent_id', text) for text in (before, after))
             got.append('%s,%s,%s,%s,%s' % (environment['environment'], change['action'], change['phone_number'] or '-', before, after))
     expect(sorted(got) == sorted(rows), 'plan rows differ', *(['got:'] + sorted(got) + ['wanted:'] + sorted(rows)))
     with open(os.path.join(directory, 'plan.md'), encoding='utf-8') as handle:
