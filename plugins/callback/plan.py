@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 name: plan
 type: notification
 short_description: Report what piopiy.voice tasks would change, and exit with a drift status in check mode
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Collects the C(operations) of every C(piopiy.voice) task result of a run (one item per create, update, delete,
     map or unmap the task did, or in check mode would do) into a plan, one row per change, with the environment
@@ -205,24 +205,35 @@ class Plan:
     """Everything the run's piopiy.voice tasks did or would do, per environment."""
 
     def __init__(self):
-        self.rows = {}         # host -> [row]
+        self.results = {}      # host -> [(operations and agents of a result, task name)]
         self.changed = {}      # host -> bool: a piopiy.voice result that counts as a change
         self.names = {}        # agent id -> name, from every result
         self.status = {}       # host -> 'ok', 'failed' or 'unreachable'
 
     def add_result(self, host, result, task_name):
         self.names.update(agent_names_in(result))
-        rows = rows_from_result(result, self.names)
-        for row in rows:
-            row['task'] = task_name
-        self.rows.setdefault(host, []).extend(rows)
+        kept = dict((key, result.get(key)) for key in ('operations', 'agent', 'agents'))
+        self.results.setdefault(host, []).append((kept, task_name))
         self.changed[host] = self.changed.get(host, False) or is_change(result)
         self.status.setdefault(host, 'ok')
 
     def mark(self, host, status):
-        self.rows.setdefault(host, [])
+        self.results.setdefault(host, [])
         self.changed.setdefault(host, False)
         self.status[host] = status
+
+    @property
+    def rows(self):
+        """{host: [row]}, rows sorted; agents named by every name the whole run saw, learnt after them or not."""
+        rows = {}
+        for host, results in self.results.items():
+            rows[host] = []
+            for result, task_name in results:
+                for row in rows_from_result(result, self.names):
+                    row['task'] = task_name
+                    rows[host].append(row)
+            rows[host].sort(key=row_sort_key)
+        return rows
 
     @property
     def drift(self):
@@ -230,9 +241,10 @@ class Plan:
 
     def as_data(self, check_mode, secrets=()):
         environments = []
-        for host in sorted(self.rows):
+        rows = self.rows
+        for host in sorted(rows):
             changes = [dict((key, row.get(key)) for key in ('action', 'resource', 'agent', 'agent_id', 'phone_number', 'before', 'after', 'task'))
-                       for row in sorted(self.rows[host], key=row_sort_key)]
+                       for row in rows[host]]
             environments.append({'environment': host, 'status': self.status.get(host, 'ok'), 'changed': self.changed[host], 'changes': changes})
         data = {
             'schema_version': SCHEMA_VERSION,
@@ -297,7 +309,7 @@ def rows_as_text(plan, secrets=()):
     for host, rows in plan.rows.items():
         texts[host] = [tuple(redact(str(cell) if cell is not None else '', secrets)
                              for cell in (row['agent'], row['phone_number'], row['before_text'], row['after_text'], row['action']))
-                       for row in sorted(rows, key=row_sort_key)]
+                       for row in rows]
     return texts
 
 
