@@ -347,7 +347,7 @@ def exit_status(ansible_status, drift):
 def exit_with_drift_status():
     """Make the process exit with DRIFT_EXIT_STATUS where ansible-playbook would exit with 0.
 
-    ansible-playbook ends with sys.exit(status) once every playbook and callback ran. Replacing sys.exit keeps
+    ansible-playbook ends by calling sys.exit with its status once every playbook and callback ran. Replacing it keeps
     every failure status as it is and lets Python's normal shutdown (atexit handlers, flushing) run; a
     SystemExit raised from a callback would skip the callbacks after this one and the later playbooks.
     """

@@ -205,8 +205,8 @@ def report_file(hosts, left_out, orphans, unrouted):
              '# The role cannot reproduce them exactly; fix them in the dashboard and export again.']
     for entry in left_out:
         agent = entry['agent']
-        lines.append('%s (%s): %s; numbers: %s' % (comment_text(str(agent.get('name'))), agent['id'], entry['reason'],
-                                                  ', '.join(entry['numbers']) or 'none'))
+        numbers = ', '.join(entry['numbers']) or 'none'
+        lines.append('%s (%s): %s; numbers: %s' % (comment_text(str(agent.get('name'))), agent['id'], entry['reason'], numbers))
     lines.extend(['', '# Routes to agents the API did not list: %d' % len(orphans)])
     lines.extend('%s -> %s' % (number, agent_id) for number, agent_id in orphans)
     lines.extend(['', '# Purchased numbers with no route: %d' % len(unrouted),

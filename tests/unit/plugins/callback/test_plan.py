@@ -137,7 +137,8 @@ def test_exit_hook_replaces_success_only_and_installs_once(monkeypatch):
     monkeypatch.setattr(sys, 'exit', calls.append)
     exit_with_drift_status()
     exit_with_drift_status()
-    sys.exit(0)
-    sys.exit(2)
+    # Through getattr, as ansible-playbook looks sys.exit up when it ends (and linters take it for a real exit).
+    getattr(sys, 'exit')(0)
+    getattr(sys, 'exit')(2)
     assert calls == [DRIFT_EXIT_STATUS, 2]
     assert plan_plugin.sys is sys
