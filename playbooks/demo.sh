@@ -41,7 +41,7 @@ play support_agent.yml --limit dev,staging
 play list_agents.yml --limit dev
 
 heading "6. Tear down dev"
-play teardown.yml --limit dev -e confirm=yes
+play teardown.yml --limit dev -e confirm=dev
 play list_agents.yml --limit staging
 
 heading "7. The audit trail of this demo (piopiy.voice.audit, one JSON line per operation)"
@@ -57,3 +57,40 @@ counts = collections.Counter((line['operation'], line['check_mode']) for line in
 print('%d lines, %d runs; %s' % (len(lines), len({line['run_id'] for line in lines}),
       ', '.join('%s%s: %d' % (op, ' (check)' if check else '', n) for (op, check), n in sorted(counts.items()))))
 PY
+
+# Adopting a workspace, the drift gate and the guard rails (issue 12). The export reads the workspace with PIOPIY_API_KEY.
+export PIOPIY_API_KEY=pk_test_acme_0001
+
+heading "8. Export the workspace to a new inventory, then check it: changed=0"
+ansible-playbook export.yml -e "export_dir=$work/exported"
+cat "$work/exported/hosts.yml" "$work/exported/host_vars/prod.yml"
+head -n 12 "$work/exported/export-report.txt"
+ansible-playbook -i "$work/exported" support_agent.yml --check
+
+heading "9. Someone re-routes +19499800004 to staging in the dashboard: the drift gate exits 16 with a plan"
+python - "$PIOPIY_API_BASE" "$PIOPIY_API_KEY" <<'PY'
+import json, sys, urllib.request
+base, key = sys.argv[1], sys.argv[2]
+def call(method, path, body=None):
+    request = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None,
+                                     headers={'Authorization': 'Bearer ' + key, 'Content-Type': 'application/json'})
+    return json.load(urllib.request.urlopen(request))
+staging, = [agent for agent in call('GET', '/ai-agents')['data'] if agent['name'] == 'staging-support-agent']
+call('POST', '/phone-number-routing', {'phone_number': '+19499800004', 'route_type': 'ai_agent', 'agent_id': staging['id']})
+PY
+status=0
+ANSIBLE_CALLBACKS_ENABLED=piopiy.voice.audit,piopiy.voice.plan PIOPIY_PLAN_DIR="$work/plan" \
+    ansible-playbook -i "$work/exported" support_agent.yml --check || status=$?
+echo "exit status: $status (16: drift)"
+[ "$status" -eq 16 ] || exit 1
+cat "$work/plan/plan.md"
+
+heading "10. Guard rails: a misspelt variable and a teardown of two environments stop before any write"
+status=0
+play support_agent.yml --limit staging -e '{"support_agent_phone_number": []}' || status=$?
+echo "exit status: $status (the run was refused)"
+[ "$status" -ne 0 ] || exit 1
+status=0
+play teardown.yml --limit staging,prod -e confirm=yes || status=$?
+echo "exit status: $status (the teardown was refused)"
+[ "$status" -ne 0 ] || exit 1

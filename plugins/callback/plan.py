@@ -1,0 +1,430 @@
+# -*- coding: utf-8 -*-
+# Copyright: piopiy.voice contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: plan
+type: notification
+short_description: Report what piopiy.voice tasks would change, and exit with a drift status in check mode
+version_added: 0.1.0
+description:
+  - Collects the C(operations) of every C(piopiy.voice) task result of a run (one item per create, update, delete,
+    map or unmap the task did, or in check mode would do) into a plan, one row per change, with the environment
+    (the inventory host), the agent, the phone number, the state before and after, and the action.
+  - With O(plan_dir) set, writes the plan as C(plan.md), a Markdown table a person reads in a pull request, and
+    C(plan.json), the same rows for programs (with C(schema_version)), both grouped by environment and sorted,
+    with no time stamp, so that an unchanged workspace gives identical files. A real run writes the same report
+    of what it did. Only agent names, ids, languages and phone numbers are written, never an API key or agent token.
+  - "The drift gate: in a run with C(--check), when at least one C(piopiy.voice) task would change something and
+    C(ansible-playbook) would otherwise exit 0, it exits with status B(16) instead. A failed task or an unreachable
+    host keeps C(ansible-playbook)'s own status (2 or 4), so a broken run is never mistaken for drift or for a clean
+    one. Tasks of other collections (C(ansible.builtin.set_fact), a C(debug) with C(changed_when)) never count."
+  - A C(piopiy.voice) task result counts as a change when it has operations or reports C(changed). A failure that
+    C(ignore_errors) or a C(rescue) absorbs is Ansible's business; the run's status follows Ansible, and the report
+    marks the environment.
+  - Ansible's own exit statuses are the bit flags 1, 2, 4 and 8 (8 never leaves C(ansible-playbook)) and their
+    combinations up to 15, and 99, 250 and 255; 16 is the first status that none of them can be. Status 16 is
+    set when C(ansible-playbook) exits, after every playbook on its command line and every other callback ran,
+    and only in place of a 0.
+author:
+  - piopiy.voice maintainers (@piopiy-voice)
+requirements:
+  - enable in configuration, with C(callbacks_enabled = piopiy.voice.plan) in the C([defaults]) section of
+    C(ansible.cfg), or C(ANSIBLE_CALLBACKS_ENABLED=piopiy.voice.plan) in the environment
+options:
+  plan_dir:
+    description:
+      - The directory to write C(plan.md) and C(plan.json) to; it is created when missing. Existing plan files
+        there are replaced.
+      - Without it no report is written; the drift gate works either way.
+      - A relative path set in C(ansible.cfg) is relative to the directory of that file; otherwise to the
+        current directory.
+    type: path
+    env:
+      - name: PIOPIY_PLAN_DIR
+    ini:
+      - section: callback_piopiy_plan
+        key: plan_dir
+  drift_exit:
+    description:
+      - Whether a C(--check) run in which a C(piopiy.voice) task would change something exits with status 16.
+      - Runs without C(--check) never get status 16.
+    type: bool
+    default: true
+    env:
+      - name: PIOPIY_DRIFT_EXIT
+    ini:
+      - section: callback_piopiy_plan
+        key: drift_exit
+notes:
+  - The status is given through C(sys.exit), which C(ansible-playbook) calls when it ends. A program that runs
+    playbooks inside its own process (such as C(ansible-runner)) does not get it; it can read C(drift) in C(plan.json).
+  - A row's C(before) or C(after) names an agent by the name this run saw for its id (from any C(piopiy.voice) result
+    of the run), else by its id.
+"""
+
+EXAMPLES = r"""
+# ansible.cfg
+# [defaults]
+# callbacks_enabled = piopiy.voice.audit, piopiy.voice.plan
+#
+# [callback_piopiy_plan]
+# plan_dir = ./plan
+
+# In CI: exit 0 when production matches the inventory, 16 on drift, anything else when the run broke.
+# ANSIBLE_CALLBACKS_ENABLED=piopiy.voice.plan PIOPIY_PLAN_DIR=plan \
+#   ansible-playbook -i inventory piopiy.voice.support_agent --check
+
+# plan.md:
+# | environment | agent | number | before | after | action |
+# |---|---|---|---|---|---|
+# | prod | prod-support-agent | +19499800004 | dev-support-agent | prod-support-agent | map |
+"""
+
+import json
+import os
+import sys
+import tempfile
+
+from ansible import context
+from ansible.plugins.callback import CallbackBase
+
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import redact
+
+COLLECTION_PREFIX = 'piopiy.voice.'
+SCHEMA_VERSION = 1
+DRIFT_EXIT_STATUS = 16
+NO_ROUTE = '(no route)'
+ABSENT = '(absent)'
+NEW_AGENT = '(new agent)'
+RESOURCE_ORDER = {'agent': 0, 'route': 1}
+ACTION_ORDER = {'create': 0, 'update': 1, 'map': 2, 'unmap': 3, 'delete': 4}
+
+
+# ---- rows: pure functions of task results ----
+
+def agent_names_in(result):
+    """{agent id: name} for every agent a piopiy.voice task result shows."""
+    agents = list(result.get('agents') or [])
+    if isinstance(result.get('agent'), dict):
+        agents.append(result['agent'])
+    for operation in result.get('operations') or []:
+        if isinstance(operation, dict) and operation.get('resource') == 'agent':
+            agents.extend(state for state in (operation.get('before'), operation.get('after')) if isinstance(state, dict))
+    return dict((agent['id'], agent['name']) for agent in agents
+                if isinstance(agent, dict) and agent.get('id') and isinstance(agent.get('name'), str))
+
+
+def agent_fields(state):
+    """The reviewable fields of an agent, nothing else (never a token)."""
+    if not isinstance(state, dict):
+        return None
+    return {'name': state.get('name'), 'language': state.get('language')}
+
+
+def describe_agent(before, after):
+    """before and after cells of an agent row: what changed for an update, the whole agent otherwise."""
+    keys = ('name', 'language')
+    if before and after:
+        keys = tuple(key for key in keys if before.get(key) != after.get(key)) or keys
+
+    def cell(state):
+        return ', '.join('%s %s' % (key, state.get(key)) for key in keys) if state else ABSENT
+    return cell(before), cell(after)
+
+
+class AgentNames:
+    """Names of agents by id, learnt from every result of the run, with the task's new agent for a null id."""
+
+    def __init__(self, known=None, new_agent=None):
+        self.known = known if known is not None else {}
+        self.new_agent = new_agent
+
+    def name(self, agent_id):
+        if agent_id is None:
+            return self.new_agent or NEW_AGENT
+        return self.known.get(agent_id, agent_id)
+
+
+def route_row(operation, names):
+    before_agent = (operation.get('before') or {}).get('agent_id')
+    after_route = operation.get('after') or {}
+    if operation.get('op') == 'unmap':
+        agent_id = operation.get('agent_id') or before_agent
+        after = None
+    else:
+        agent_id = after_route.get('agent_id', operation.get('agent_id'))
+        after = {'agent_id': agent_id, 'agent': names.name(agent_id)}
+    before = {'agent_id': before_agent, 'agent': names.name(before_agent)} if operation.get('before') else None
+    return {
+        'resource': 'route', 'action': operation.get('op'), 'agent': names.name(agent_id), 'agent_id': agent_id,
+        'phone_number': operation.get('phone_number'), 'before': before, 'after': after,
+        'before_text': before['agent'] if before else NO_ROUTE, 'after_text': after['agent'] if after else NO_ROUTE,
+    }
+
+
+def agent_row(operation):
+    before, after = agent_fields(operation.get('before')), agent_fields(operation.get('after'))
+    before_text, after_text = describe_agent(before, after)
+    return {
+        'resource': 'agent', 'action': operation.get('op'), 'agent': operation.get('name') or (after or before or {}).get('name'),
+        'agent_id': operation.get('id'), 'phone_number': None, 'before': before, 'after': after,
+        'before_text': before_text, 'after_text': after_text,
+    }
+
+
+def rows_from_result(result, known_names=None):
+    """One plan row per item of a piopiy.voice result's `operations`."""
+    known = dict(known_names or {})
+    known.update(agent_names_in(result))
+    new_agent = next((operation.get('name') for operation in result.get('operations') or []
+                      if isinstance(operation, dict) and operation.get('op') == 'create' and operation.get('resource') == 'agent'), None)
+    names = AgentNames(known, new_agent)
+    rows = []
+    for operation in result.get('operations') or []:
+        if not isinstance(operation, dict):
+            continue
+        rows.append(agent_row(operation) if operation.get('resource') == 'agent' else route_row(operation, names))
+    return rows
+
+
+def is_change(result):
+    return bool(result.get('operations')) or bool(result.get('changed'))
+
+
+def row_sort_key(row):
+    return (str(row['agent'] or ''), RESOURCE_ORDER.get(row['resource'], 9), str(row['phone_number'] or ''),
+            ACTION_ORDER.get(row['action'], 9))
+
+
+# ---- the plan and its two renderings ----
+
+class Plan:
+    """Everything the run's piopiy.voice tasks did or would do, per environment."""
+
+    def __init__(self):
+        self.results = {}      # host -> [(operations and agents of a result, task name)]
+        self.changed = {}      # host -> bool: a piopiy.voice result that counts as a change
+        self.names = {}        # agent id -> name, from every result
+        self.status = {}       # host -> 'ok', 'failed' or 'unreachable'
+
+    def add_result(self, host, result, task_name):
+        self.names.update(agent_names_in(result))
+        kept = dict((key, result.get(key)) for key in ('operations', 'agent', 'agents'))
+        self.results.setdefault(host, []).append((kept, task_name))
+        self.changed[host] = self.changed.get(host, False) or is_change(result)
+        self.status.setdefault(host, 'ok')
+
+    def mark(self, host, status):
+        self.results.setdefault(host, [])
+        self.changed.setdefault(host, False)
+        self.status[host] = status
+
+    @property
+    def rows(self):
+        """{host: [row]}, rows sorted; agents named by every name the whole run saw, learnt after them or not."""
+        rows = {}
+        for host, results in self.results.items():
+            rows[host] = []
+            for result, task_name in results:
+                for row in rows_from_result(result, self.names):
+                    row['task'] = task_name
+                    rows[host].append(row)
+            rows[host].sort(key=row_sort_key)
+        return rows
+
+    @property
+    def drift(self):
+        return any(self.changed.values())
+
+    def as_data(self, check_mode, secrets=()):
+        environments = []
+        rows = self.rows
+        for host in sorted(rows):
+            changes = [dict((key, row.get(key)) for key in ('action', 'resource', 'agent', 'agent_id', 'phone_number', 'before', 'after', 'task'))
+                       for row in rows[host]]
+            environments.append({'environment': host, 'status': self.status.get(host, 'ok'), 'changed': self.changed[host], 'changes': changes})
+        data = {
+            'schema_version': SCHEMA_VERSION,
+            'mode': 'check' if check_mode else 'apply',
+            'drift': self.drift,
+            'change_count': sum(len(environment['changes']) for environment in environments),
+            'environments': environments,
+        }
+        return redact_data(data, secrets)
+
+
+def redact_data(value, secrets):
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return dict((key, redact_data(item, secrets)) for key, item in value.items())
+    if isinstance(value, list):
+        return [redact_data(item, secrets) for item in value]
+    return value
+
+
+def markdown_cell(value):
+    text = '' if value is None else str(value)
+    return text.replace('\\', '\\\\').replace('|', '\\|').replace('\n', ' ')
+
+
+def render_json(data):
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + '\n'
+
+
+def render_markdown(data, rows_text):
+    """plan.md: a heading, a summary line, and one table of every change grouped by environment."""
+    title = 'Plan (check mode): what a real run would change' if data['mode'] == 'check' else 'Changes applied'
+    lines = ['# piopiy.voice: %s' % title, '']
+    incomplete = [environment['environment'] for environment in data['environments'] if environment['status'] != 'ok']
+    if not data['environments']:
+        lines.append('No piopiy.voice task ran.')
+    elif data['change_count'] or data['drift']:
+        changed = [environment['environment'] for environment in data['environments'] if environment['changed']]
+        lines.append('%d change(s) in %d environment(s): %s.' % (data['change_count'], len(changed), ', '.join(changed)))
+    else:
+        lines.append('No changes: every environment matches.')
+    if incomplete:
+        lines.append('')
+        lines.append('**Incomplete**: the run failed for %s; their rows may be missing.' % ', '.join(
+            '%s (%s)' % (environment['environment'], environment['status'])
+            for environment in data['environments'] if environment['status'] != 'ok'))
+    lines.extend(['', '| environment | agent | number | before | after | action |', '|---|---|---|---|---|---|'])
+    for environment in data['environments']:
+        texts = rows_text.get(environment['environment']) or [None]
+        for text in texts:
+            if text is None:
+                lines.append('| %s | | | | | no change |' % markdown_cell(environment['environment']))
+            else:
+                lines.append('| %s |' % ' | '.join(markdown_cell(cell) for cell in (environment['environment'],) + text))
+    return '\n'.join(lines) + '\n'
+
+
+def rows_as_text(plan, secrets=()):
+    """The table cells of each environment's rows, in the order of the JSON."""
+    texts = {}
+    for host, rows in plan.rows.items():
+        texts[host] = [tuple(redact(str(cell) if cell is not None else '', secrets)
+                             for cell in (row['agent'], row['phone_number'], row['before_text'], row['after_text'], row['action']))
+                       for row in rows]
+    return texts
+
+
+def write_atomically(directory, name, text):
+    handle, temporary = tempfile.mkstemp(prefix='.%s.' % name, dir=directory)
+    try:
+        with os.fdopen(handle, 'w', encoding='utf-8') as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, os.path.join(directory, name))
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def write_report(directory, plan, check_mode, secrets=()):
+    """Write plan.json and plan.md into directory, creating it if needed."""
+    os.makedirs(directory, exist_ok=True)
+    data = plan.as_data(check_mode, secrets)
+    write_atomically(directory, 'plan.json', render_json(data))
+    write_atomically(directory, 'plan.md', render_markdown(data, rows_as_text(plan, secrets)))
+    return data
+
+
+# ---- the exit status ----
+
+def exit_status(ansible_status, drift):
+    """The status the run ends with: Ansible's own unless it is a success and the plan has drift."""
+    if drift and ansible_status in (0, None):
+        return DRIFT_EXIT_STATUS
+    return ansible_status
+
+
+def exit_with_drift_status():
+    """Make the process exit with DRIFT_EXIT_STATUS where ansible-playbook would exit with 0.
+
+    ansible-playbook ends by calling sys.exit with its status once every playbook and callback ran. Replacing it keeps
+    every failure status as it is and lets Python's normal shutdown (atexit handlers, flushing) run; a
+    SystemExit raised from a callback would skip the callbacks after this one and the later playbooks.
+    """
+    original = sys.exit
+    if getattr(original, 'piopiy_drift_gate', False):
+        return
+
+    def exit_with_status(status=None):
+        original(exit_status(status, True))
+    exit_with_status.piopiy_drift_gate = True
+    sys.exit = exit_with_status
+
+
+def result_part(result, name):
+    """result.host, .task or .result; before ansible-core 2.19 they are only the private _host, _task, _result."""
+    value = getattr(result, name, None)
+    return value if value is not None else getattr(result, '_' + name)
+
+
+class CallbackModule(CallbackBase):
+    """Collects piopiy.voice operations into a plan report and turns drift into an exit status."""
+
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = 'notification'
+    CALLBACK_NAME = 'piopiy.voice.plan'
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.plan = Plan()
+        self.secrets = [key for key in (os.environ.get('PIOPIY_API_KEY'),) if key]
+
+    @property
+    def check_mode(self):
+        return bool(context.CLIARGS.get('check', False))
+
+    def v2_runner_on_ok(self, result):
+        self.collect(result)
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self.collect(result)
+
+    def v2_runner_item_on_ok(self, result):
+        self.collect(result)
+
+    def v2_runner_item_on_failed(self, result):
+        self.collect(result)
+
+    def v2_runner_on_unreachable(self, result):
+        self.plan.mark(result_part(result, 'host').get_name(), 'unreachable')
+
+    def collect(self, result):
+        module = result_part(result, 'task').resolved_action or ''
+        data = result_part(result, 'result')
+        # A loop's summary result repeats its items, which were collected one by one.
+        if not module.startswith(COLLECTION_PREFIX) or isinstance(data.get('results'), list):
+            return
+        self.plan.add_result(result_part(result, 'host').get_name(), data, result.task_name)
+
+    def v2_playbook_on_stats(self, stats):
+        for host in sorted(stats.processed):
+            summary = stats.summarize(host)
+            if summary.get('unreachable'):
+                self.plan.mark(host, 'unreachable')
+            elif summary.get('failures'):
+                self.plan.mark(host, 'failed')
+        directory = self.get_option('plan_dir')
+        if directory:
+            try:
+                write_report(directory, self.plan, self.check_mode, self.secrets)
+            except OSError as error:
+                self._display.warning('piopiy.voice.plan cannot write the plan to %s (%s)' % (directory, error))
+            else:
+                self._display.display('piopiy.voice.plan: wrote %s and %s' % (
+                    os.path.join(directory, 'plan.md'), os.path.join(directory, 'plan.json')))
+        if self.check_mode and self.get_option('drift_exit') and self.plan.drift:
+            changed = sorted(host for host, changed in self.plan.changed.items() if changed)
+            self._display.display('piopiy.voice.plan: drift in %s; ansible-playbook exits with status %d unless the run failed'
+                                  % (', '.join(changed), DRIFT_EXIT_STATUS))
+            exit_with_drift_status()

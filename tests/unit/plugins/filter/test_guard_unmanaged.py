@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+# Copyright: piopiy.voice contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The unknown_variables and unmanaged_objects filters."""
+
+from __future__ import annotations
+
+from ansible_collections.piopiy.voice.plugins.filter.guard import unknown_variables
+from ansible_collections.piopiy.voice.plugins.filter.unmanaged import unmanaged_objects
+
+KNOWN = ['support_agent_environment', 'support_agent_phone_numbers', 'support_agent_language', 'support_agent_exclusive']
+
+
+def test_known_and_internal_names_pass():
+    names = KNOWN + ['support_agent_result_agent', 'support_agent__connection']
+    assert unknown_variables(names, KNOWN, ['support_agent_result_', 'support_agent__']) == []
+
+
+def test_a_typo_is_named_with_the_option_it_resembles():
+    names = ['support_agent_phone_number', 'support_agent_langauge', 'support_agent_colour', 'support_agent_environment']
+    assert unknown_variables(names, KNOWN) == [
+        'support_agent_colour',
+        'support_agent_langauge (did you mean support_agent_language?)',
+        'support_agent_phone_number (did you mean support_agent_phone_numbers?)',
+    ]
+
+
+def agent(agent_id, name):
+    return {'id': agent_id, 'name': name, 'status': 'active'}
+
+
+def test_unmanaged_agents_and_routes_across_environments_sharing_a_workspace():
+    agents = [agent('agent_1', 'dev-support-agent'), agent('agent_2', 'prod-support-agent'), agent('agent_3', 'Old bot')]
+    routes = [{'phone_number': '+19499800002', 'agent_id': 'agent_3'}, {'phone_number': '+19499800001', 'agent_id': 'agent_1'}]
+    views = [
+        {'environment': 'dev', 'agent_name': 'dev-support-agent', 'agents': agents, 'routes': routes},
+        {'environment': 'prod', 'agent_name': 'prod-support-agent', 'agents': agents, 'routes': routes},
+    ]
+    found = unmanaged_objects(views)
+    assert found['agents'] == [{'id': 'agent_3', 'name': 'Old bot', 'status': 'active'}]
+    assert found['routes'] == [{'phone_number': '+19499800002', 'agent_id': 'agent_3', 'agent_name': 'Old bot'}]
+    assert found['lines'] == ['agent Old bot (agent_3)', 'route +19499800002 -> Old bot (agent_3)']
+
+
+def test_an_agent_managed_in_one_workspace_is_unmanaged_in_another_with_the_same_name():
+    views = [
+        {'environment': 'dev', 'agent_name': 'dev-support-agent', 'agents': [agent('agent_1', 'dev-support-agent')], 'routes': []},
+        {'environment': 'eu', 'agent_name': 'eu-support-agent', 'agents': [agent('agent_9', 'dev-support-agent')], 'routes': []},
+    ]
+    assert [item['id'] for item in unmanaged_objects(views)['agents']] == ['agent_9']
