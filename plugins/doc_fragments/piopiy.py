@@ -49,6 +49,30 @@ notes:
     a bare array) is never read as data. Redirects are not followed, so the key is never sent to another address.
 """
 
+    GUARD_RAILS = r"""
+options:
+  max_route_changes:
+    description:
+      - The most route changes (numbers mapped, moved or unmapped) this task may make. A task whose plan has more
+        fails before its first write, in check mode too, listing what it would have done.
+      - Guards against a typo that would re-route every number at once. Not set, there is no limit.
+    type: int
+  protected_numbers:
+    description:
+      - Numbers that this task may not re-route to another agent or unroute, unless it lists them itself (in
+        O(phone_numbers) or O(phone_number)) and sets O(allow_protected_changes). A task that would fails before its
+        first write, naming them. Mapping a protected number that has no route yet is allowed.
+      - Set it once for a play with C(module_defaults), for example the numbers of a production hotline.
+    type: list
+    elements: str
+    default: []
+  allow_protected_changes:
+    description:
+      - Allow this task to re-route or unroute the O(protected_numbers) that it lists itself.
+    type: bool
+    default: false
+"""
+
     ACTION_GROUP = r"""
 attributes:
   action_group:

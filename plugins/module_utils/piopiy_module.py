@@ -35,10 +35,17 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import 
     problems_message,
     report,
 )
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import parse_phone_numbers
 
 API_KEY_VARIABLE = 'PIOPIY_API_KEY'
 MAX_PARALLEL_REQUESTS = 64
 PARALLEL_REQUESTS_SPEC = dict(type='int', default=8)
+# The options of the modules that write routes, that stop a mistaken plan before its first write.
+GUARD_RAILS_SPEC = dict(
+    max_route_changes=dict(type='int'),
+    protected_numbers=dict(type='list', elements='str', default=[]),
+    allow_protected_changes=dict(type='bool', default=False),
+)
 
 
 def connection_argument_spec():
@@ -93,6 +100,14 @@ def empty_id_problems(params, *options):
     """An id given as an empty string (often an unset variable) is refused, never sent as nothing."""
     return ['%s is an empty string: give the id of an existing agent, or leave %s out' % (option, option)
             for option in options if params.get(option) is not None and not params[option].strip()]
+
+
+def guard_rails(params):
+    """(the guard rail options as guard_problems takes them, the problems of those options themselves)."""
+    protected, problems = parse_phone_numbers('protected_numbers', params['protected_numbers'])
+    if params['max_route_changes'] is not None and params['max_route_changes'] < 0:
+        problems.append('max_route_changes must be 0 or more, got %d' % params['max_route_changes'])
+    return dict(max_changes=params['max_route_changes'], protected=protected, allow_protected=params['allow_protected_changes']), problems
 
 
 def piopiy_client(module, pool_size=16):

@@ -139,6 +139,30 @@ def plan_unmap_all(client, book, agent_id, stage=0):
     return Plan([_unmap(client, book, number, stage) for number in book.routed_to(agent_id)])
 
 
+def guard_problems(plan, listed, max_changes=None, protected=(), allow_protected=False):
+    """Problems that stop a plan whose route changes look like a mistake, before its first write.
+
+    max_changes: the most route changes (maps that move or add a route, unmaps) one task may make.
+    protected: numbers that a task may re-route or unroute only when it lists them and allows it.
+    """
+    changes = [operation for operation in plan.operations if operation.resource == 'route']
+    problems = []
+    if max_changes is not None and len(changes) > max_changes:
+        shown = ', '.join('%s %s' % (operation.action, operation.key) for operation in changes[:10])
+        more = ' and %d more' % (len(changes) - 10) if len(changes) > 10 else ''
+        problems.append('the task would make %d route change(s), more than max_route_changes=%d: %s%s. Nothing was changed: '
+                        'check the numbers, or raise max_route_changes for a change this big'
+                        % (len(changes), max_changes, shown, more))
+    guarded = set(protected)
+    touched = [operation for operation in changes if operation.key in guarded and operation.before is not None]
+    refused = [operation for operation in touched if not (allow_protected and operation.key in listed)]
+    if refused:
+        problems.append('the task would %s protected number(s): %s. Nothing was changed: a protected number is re-routed or '
+                        'unrouted only by a task that lists it and sets allow_protected_changes=true'
+                        % ('re-route or unroute', ', '.join('%s (%s)' % (operation.key, operation.action) for operation in refused)))
+    return problems
+
+
 def _map(client, book, number, agent_id, stage):
     def send(after):
         answer = client.set_route(number, after['agent_id'], settle=lambda: settle_map(client, number, after['agent_id']))

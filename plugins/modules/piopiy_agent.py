@@ -88,6 +88,7 @@ seealso:
     description: Route numbers to an agent, or remove routes, without touching the agent.
 extends_documentation_fragment:
   - piopiy.voice.piopiy
+  - piopiy.voice.piopiy.guard_rails
   - piopiy.voice.piopiy.action_group
   - ansible.builtin.action_common_attributes
 attributes:
@@ -263,14 +264,22 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_agents import 
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import Plan, rendered
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import (
+    GUARD_RAILS_SPEC,
     PARALLEL_REQUESTS_SPEC,
     PiopiyTask,
     empty_id_problems,
+    guard_rails,
     parallel_requests_problem,
     piopiy_module,
     run_task,
 )
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import RouteBook, parse_phone_numbers, plan_routes_present, plan_unmap_all
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import (
+    RouteBook,
+    guard_problems,
+    parse_phone_numbers,
+    plan_routes_present,
+    plan_unmap_all,
+)
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_secret_file import secret_file_problem, write_secret_file
 
 
@@ -288,10 +297,11 @@ class AgentTask(PiopiyTask):
         self.extra = {}
         self.late = []
         self.agent_id = None  # plan() sets it: the agent's id, or a Pending for the agent the plan creates
+        self.guards, self.guard_problems = guard_rails(self.params)
 
     def validate(self):
         params = self.params
-        problems = empty_id_problems(params, 'id') + self.number_problems
+        problems = empty_id_problems(params, 'id') + self.number_problems + self.guard_problems
         problems.append(parallel_requests_problem(params['parallel_requests']))
         if params['name'] is not None and not params['name'].strip():
             problems.append('name must not be empty: give the agent a name such as prod-support-agent')
@@ -327,6 +337,11 @@ class AgentTask(PiopiyTask):
         return state
 
     def plan(self, client, state):
+        plan = self.plan_agent_and_routes(client, state)
+        plan.problems.extend(guard_problems(plan, set(self.numbers or ()), **self.guards))
+        return plan
+
+    def plan_agent_and_routes(self, client, state):
         params, lookup = self.params, state['lookup']
         current = lookup.agent
         plan = Plan(problems=[lookup.problem] if lookup.problem else [])
@@ -400,6 +415,7 @@ def main():
             phone_numbers=dict(type='list', elements='str'),
             purge_phone_numbers=dict(type='bool', default=True),
             parallel_requests=PARALLEL_REQUESTS_SPEC,
+            **GUARD_RAILS_SPEC
         ),
         required_one_of=[('name', 'id')],
     )

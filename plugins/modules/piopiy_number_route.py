@@ -74,6 +74,7 @@ seealso:
     description: The routes and purchased numbers of the workspace.
 extends_documentation_fragment:
   - piopiy.voice.piopiy
+  - piopiy.voice.piopiy.guard_rails
   - piopiy.voice.piopiy.action_group
   - ansible.builtin.action_common_attributes
 attributes:
@@ -199,9 +200,11 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_agents import 
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import ROUTE_TYPE
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import Pending, Plan, rendered
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import (
+    GUARD_RAILS_SPEC,
     PARALLEL_REQUESTS_SPEC,
     PiopiyTask,
     empty_id_problems,
+    guard_rails,
     parallel_requests_problem,
     piopiy_module,
     run_task,
@@ -209,6 +212,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import 
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import (
     RouteBook,
     disconnected,
+    guard_problems,
     parse_phone_numbers,
     plan_routes_absent,
     plan_routes_present,
@@ -226,9 +230,10 @@ class RouteTask(PiopiyTask):
         option = 'phone_numbers' if self.params['phone_numbers'] is not None else 'phone_number'
         raw = self.params['phone_numbers'] if option == 'phone_numbers' else [self.params['phone_number']]
         self.numbers, self.number_problems = parse_phone_numbers(option, raw)
+        self.guards, self.guard_problems = guard_rails(self.params)
 
     def validate(self):
-        problems = self.number_problems + empty_id_problems(self.params, 'agent_id')
+        problems = self.number_problems + self.guard_problems + empty_id_problems(self.params, 'agent_id')
         if self.params['agent_name'] is not None and not self.params['agent_name'].strip():
             problems.append('agent_name is an empty string: give the name of an existing agent, or leave agent_name out')
         return problems + [parallel_requests_problem(self.params['parallel_requests'])]
@@ -247,6 +252,11 @@ class RouteTask(PiopiyTask):
         return {'book': book, 'agent_id': lookup.agent['id'] if lookup.agent else None, 'problem': lookup.problem}
 
     def plan(self, client, state):
+        plan = self.plan_routes(client, state)
+        plan.problems.extend(guard_problems(plan, set(self.numbers), **self.guards))
+        return plan
+
+    def plan_routes(self, client, state):
         book, agent_id, params = state['book'], state['agent_id'], self.params
         plan = Plan(problems=[state['problem']] if state['problem'] else [])
         has_agent = bool(params['agent_id'] or params['agent_name'])
@@ -287,6 +297,7 @@ def main():
             state=dict(type='str', choices=['present', 'absent'], default='present'),
             exclusive=dict(type='bool', default=False),
             parallel_requests=PARALLEL_REQUESTS_SPEC,
+            **GUARD_RAILS_SPEC
         ),
         mutually_exclusive=[('phone_number', 'phone_numbers'), ('agent_id', 'agent_name')],
         required_one_of=[('phone_number', 'phone_numbers')],

@@ -18,6 +18,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_agents import 
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import Pending, WriteDoor
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import (
     RouteBook,
+    guard_problems,
     parse_phone_numbers,
     plan_routes_absent,
     plan_routes_present,
@@ -128,6 +129,30 @@ def test_a_map_settles_as_applied_only_when_the_number_routes_to_the_agent():
     assert settle_map(client, '+19499800001', 'agent_1').applied
     assert not settle_map(client, '+19499800002', 'agent_1').applied
     assert not settle_map(client, '+19499800003', 'agent_1').applied
+
+
+def test_a_plan_with_more_route_changes_than_allowed_is_refused_naming_them():
+    plan = plan_routes_present(None, book(route('+19499800004', 'agent_1')), ['+19499800001', '+19499800002'], 'agent_1', exclusive=True)
+
+    problems = guard_problems(plan, {'+19499800001', '+19499800002'}, max_changes=2)
+
+    assert problems == ['the task would make 3 route change(s), more than max_route_changes=2: map +19499800001, map +19499800002, '
+                        'unmap +19499800004. Nothing was changed: check the numbers, or raise max_route_changes for a change this big']
+    assert guard_problems(plan, set(), max_changes=3) == []
+
+
+def test_a_protected_number_moves_only_when_the_task_lists_it_and_allows_it():
+    routes = book(route('+19499800001', 'agent_2'), route('+19499800004', 'agent_1'))
+    plan = plan_routes_present(None, routes, ['+19499800001', '+19499800003'], 'agent_1', exclusive=True)
+    protected = ['+19499800001', '+19499800003', '+19499800004']
+
+    refused = guard_problems(plan, {'+19499800001', '+19499800003'}, protected=protected)
+    assert len(refused) == 1
+    assert refused[0].startswith('the task would re-route or unroute protected number(s): +19499800001 (map), +19499800004 (unmap).')
+    allowed_listed = guard_problems(plan, {'+19499800001', '+19499800003'}, protected=protected, allow_protected=True)
+    assert allowed_listed[0].startswith('the task would re-route or unroute protected number(s): +19499800004 (unmap).'), \
+        'an unlisted protected number stays protected even with the override'
+    assert guard_problems(plan, {'+19499800001', '+19499800003', '+19499800004'}, protected=protected, allow_protected=True) == []
 
 
 # ---- agents ----
