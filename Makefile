@@ -60,7 +60,7 @@ lint: venv
 	ansible-lint --profile production
 
 pytest: venv
-	python -m pytest -q tests/emulator tests/meta tests/build tests/docs
+	python -m pytest -q tests/emulator tests/meta tests/build tests/playbooks tests/docs
 
 # The work tree is the collection: a link under ansible_collections/ lets ansible-playbook find it.
 COLLECTIONS := $(CURDIR)/build/collections
