@@ -101,7 +101,7 @@ def test_every_block_names_its_language_and_known_markers():
 
 @pytest.mark.parametrize('block', [block for block in ALL_BLOCKS if block.is_shell], ids=lambda block: block.where)
 def test_every_shell_block_parses(block):
-    checked = subprocess.run(['bash', '-n'], input=block.text, capture_output=True, text=True)
+    checked = subprocess.run(['bash', '-n'], input=block.text, capture_output=True, text=True, check=False)
     assert checked.returncode == 0, '%s does not parse:\n%s%s' % (block.where, block.text, checked.stderr)
 
 
@@ -136,7 +136,7 @@ def clean_environment(home):
 def test_runnable_block_runs_as_written(fresh_tree, block):
     helper = fresh_tree['root'] / 'tests' / 'utils' / 'piopiy_env.sh'
     result = subprocess.run([str(helper), 'bash', '-euo', 'pipefail', '-c', block.text], cwd=fresh_tree['root'],
-                            env=fresh_tree['env'], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+                            env=fresh_tree['env'], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300, check=False)
     output = result.stdout + result.stderr
     assert result.returncode == 0, '%s failed with exit code %d:\n%s\n--- output (last 60 lines) ---\n%s' % (
         block.where, result.returncode, block.text, '\n'.join(output.splitlines()[-60:]))

@@ -20,21 +20,22 @@ HELPER = ROOT / 'tests' / 'utils' / 'piopiy_env.sh'
 ACME_KEY = 'pk_test_acme_0001'
 OTHER_KEY = 'pk_test_other_0001'  # workspace ws_other, which owns none of the inventory's numbers
 KEY_VARIABLES = ('PIOPIY_API_KEY', 'PIOPIY_DEV_API_KEY', 'PIOPIY_STAGING_API_KEY', 'PIOPIY_PROD_API_KEY')
-# After the playbook, the emulator's request count, so a test can tell that a run stopped before any request.
+# After the playbook, the emulator's request counts by method, so a test can tell that a run wrote nothing,
+# or stopped before any request.
 COUNT_REQUESTS = ('python -c "import json, os, urllib.request; '
                   "url = os.environ['PIOPIY_EMULATOR_URL'] + '/__emulator__/requests'; "
-                  'print(\'REQUESTS=%d\' % json.load(urllib.request.urlopen(url))[\'total\'])"')
+                  'print(\'REQUESTS=\' + json.dumps(json.load(urllib.request.urlopen(url))[\'counts\']))"')
 
 
 def run_playbook(playbook, keys, *options):
-    """Runs a playbook of playbooks/ with only the given key variables set; returns (output, request count)."""
+    """Runs a playbook of playbooks/ with only the given key variables set; returns (output, request counts by method)."""
     unset = ' '.join('-u %s' % name for name in KEY_VARIABLES)
     assignments = ' '.join('%s=%s' % item for item in keys.items())
     script = 'env %s %s ansible-playbook -i playbooks/inventory playbooks/%s %s || true; %s' % (
         unset, assignments, playbook, ' '.join(options), COUNT_REQUESTS)
     done = subprocess.run([str(HELPER), 'bash', '-c', script], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
-    output, requests = done.stdout.rsplit('REQUESTS=', 1)
-    return output, int(requests)
+    output, counts = done.stdout.rsplit('REQUESTS=', 1)
+    return output, json.loads(counts)
 
 
 def failures(output):
@@ -51,14 +52,15 @@ def recap(output):
 
 def test_each_environment_falls_back_to_piopiy_api_key_and_its_own_variable_wins():
     # dev: its variable unset; staging: set but empty; prod: set, to a workspace that owns none of prod's numbers.
-    output, _ = run_playbook('support_agent.yml', {'PIOPIY_API_KEY': ACME_KEY, 'PIOPIY_STAGING_API_KEY': '""',
-                                                   'PIOPIY_PROD_API_KEY': OTHER_KEY}, '--check')
+    keys = {'PIOPIY_API_KEY': ACME_KEY, 'PIOPIY_STAGING_API_KEY': '""', 'PIOPIY_PROD_API_KEY': OTHER_KEY}
+    output, requests = run_playbook('support_agent.yml', keys, '--check')
     hosts = recap(output)
     assert hosts['dev']['failed'] == 0 and hosts['dev']['changed'] == 1, output
     assert hosts['staging']['failed'] == 0 and hosts['staging']['changed'] == 1, output
     # Only PIOPIY_PROD_API_KEY (ws_other's key) can make prod's numbers unknown: PIOPIY_API_KEY's workspace owns them.
     assert 'not purchased' in failures(output)['prod'], output
     assert ACME_KEY not in output and OTHER_KEY not in output
+    assert requests['GET'] > 0 and requests['POST'] == requests['PATCH'] == requests['DELETE'] == 0, requests
 
 
 def test_no_key_at_all_stops_before_any_request_and_names_every_empty_source():
@@ -66,12 +68,12 @@ def test_no_key_at_all_stops_before_any_request_and_names_every_empty_source():
     message = failures(output)['staging']
     assert message.startswith('No API key for the environment staging.'), message
     assert 'Empty or unset: support_agent_api_key, PIOPIY_STAGING_API_KEY, PIOPIY_API_KEY.' in message, message
-    assert requests == 0
+    assert sum(requests.values()) == 0, requests
 
 
 def test_list_agents_names_the_empty_sources_too():
     output, requests = run_playbook('list_agents.yml', {'PIOPIY_API_KEY': ACME_KEY}, '--limit', 'prod')
-    assert failures(output) == {} and 'AGENT' in output, output
+    assert failures(output) == {} and '(no agents)' in output and requests['GET'] > 0, output
     output, requests = run_playbook('list_agents.yml', {}, '--limit', 'prod')
     assert 'Empty or unset: support_agent_api_key, PIOPIY_PROD_API_KEY, PIOPIY_API_KEY.' in failures(output)['prod'], output
-    assert requests == 0
+    assert sum(requests.values()) == 0, requests
