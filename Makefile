@@ -22,8 +22,8 @@ export ANSIBLE_NOCOLOR := 1
 help:
 	@echo "make test   every check: sanity, units, integration, lint, build + docs, pytest"
 	@echo "make demo   run the main playbook against the local emulator"
-	@echo "make shell  a shell with the tools, the collection and a running emulator, for the docs' commands"
 	@echo "           (make integration TARGETS=piopiy_agent runs one target)"
+	@echo "make shell  a shell with the tools, the collection and a running emulator, for the docs' commands"
 	@echo "make bench  time the support_agent role against a uri baseline (~8 min; tests/output/bench/)"
 	@echo "make clean  remove the virtualenv and build outputs"
 

@@ -10,7 +10,8 @@ tested without anyone listing it. The convention (CONTRIBUTING.md, "Command bloc
 - every fenced block names its language, so no command hides in an unlabelled block;
 - a ``sh`` block runs: from the top of a copy of the tree as a fresh clone has it, inside
   ``tests/utils/piopiy_env.sh`` (what ``make shell`` opens: .venv's tools on the PATH, the
-  collection on ANSIBLE_COLLECTIONS_PATH, a fresh emulator and its keys exported), with ``bash -euo pipefail``;
+  collection on ANSIBLE_COLLECTIONS_PATH, a fresh emulator and its keys exported), with ``bash -euo pipefail``,
+  and must exit 0 without printing the emulator's key or any terminal escape sequence (its output is a pipe);
 - a block whose info string adds ``example`` (```` ```sh example ````) is not run: it needs a real
   account, changes the repository, or takes minutes, as the text beside it says. It must still parse.
 """
@@ -141,3 +142,5 @@ def test_runnable_block_runs_as_written(fresh_tree, block):
     assert result.returncode == 0, '%s failed with exit code %d:\n%s\n--- output (last 60 lines) ---\n%s' % (
         block.where, result.returncode, block.text, '\n'.join(output.splitlines()[-60:]))
     assert TEST_KEY not in output, '%s printed the API key' % block.where
+    # Piped, as here, no documented command may colour its output: a log or a file would get raw escape codes.
+    assert '\x1b[' not in output, '%s printed terminal escape sequences into a pipe' % block.where

@@ -33,7 +33,8 @@ def run_playbook(playbook, keys, *options):
     assignments = ' '.join('%s=%s' % item for item in keys.items())
     script = 'env %s %s ansible-playbook -i playbooks/inventory playbooks/%s %s || true; %s' % (
         unset, assignments, playbook, ' '.join(options), COUNT_REQUESTS)
-    done = subprocess.run([str(HELPER), 'bash', '-c', script], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run([str(HELPER), 'bash', '-c', script], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and 'REQUESTS=' in done.stdout, 'exit code %d:\n%s\n%s' % (done.returncode, done.stdout, done.stderr)
     output, counts = done.stdout.rsplit('REQUESTS=', 1)
     return output, json.loads(counts)
 

@@ -3,6 +3,7 @@
 # test that runs every command block of the docs (tests/docs):
 #   - the tools of .venv on the PATH,
 #   - this tree as the collection piopiy.voice (build/collections, on ANSIBLE_COLLECTIONS_PATH),
+#   - Ansible without colours when the output is not a terminal,
 #   - playbooks/ansible.cfg as the Ansible configuration (the audit callback; the trail goes to
 #     build/piopiy-audit.jsonl, emptied at every start),
 #   - a local emulator on a free loopback port, PIOPIY_API_BASE pointing at it, and the emulator's
@@ -31,6 +32,11 @@ export PYTHON=$venv/bin/python
 export ANSIBLE_COLLECTIONS_PATH=$collections
 export ANSIBLE_CONFIG=$root/playbooks/ansible.cfg
 export PIOPIY_AUDIT_LOG=$root/build/piopiy-audit.jsonl
+# ansible-doc writes bold escape codes even into a pipe: when the output is not a terminal, or NO_COLOR is
+# set, Ansible's colours are off, so that a log or a file gets plain text.
+if [ ! -t 1 ] || [ -n "${NO_COLOR:-}" ]; then
+    export ANSIBLE_NOCOLOR=1
+fi
 # The emulator's full-access test key; every environment shares its one workspace.
 test_key=pk_test_acme_0001
 export PIOPIY_API_KEY=$test_key PIOPIY_DEV_API_KEY=$test_key PIOPIY_STAGING_API_KEY=$test_key PIOPIY_PROD_API_KEY=$test_key
