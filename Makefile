@@ -17,12 +17,13 @@ export PYTHON := $(BIN)/python
 export TEST_PYTHON
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: help test demo bench venv stage sanity units integration lint pytest clean collection-link
+.PHONY: help test demo bench venv stage sanity units integration lint pytest clean collection-link shell
 
 help:
 	@echo "make test   every check: sanity, units, integration, lint, build + docs, pytest"
 	@echo "make demo   run the main playbook against the local emulator"
 	@echo "           (make integration TARGETS=piopiy_agent runs one target)"
+	@echo "make shell  a shell with the tools, the collection and a running emulator, for the docs' commands"
 	@echo "make bench  time the support_agent role against a uri baseline (~8 min; tests/output/bench/)"
 	@echo "make clean  remove the virtualenv and build outputs"
 
@@ -59,7 +60,7 @@ lint: venv
 	ansible-lint --profile production
 
 pytest: venv
-	python -m pytest -q tests/emulator tests/meta tests/build
+	python -m pytest -q tests/emulator tests/meta tests/build tests/playbooks tests/docs
 
 # The work tree is the collection: a link under ansible_collections/ lets ansible-playbook find it.
 COLLECTIONS := $(CURDIR)/build/collections
@@ -70,6 +71,10 @@ collection-link:
 
 demo: venv collection-link
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) tests/utils/with_emulator.sh playbooks/demo.sh
+
+# The docs' commands work as pasted in this shell; exit it to stop its emulator.
+shell: venv
+	tests/utils/piopiy_env.sh
 
 # Not part of `make test`: it takes minutes and measures the machine. It starts its own emulator.
 bench: venv collection-link

@@ -18,7 +18,16 @@ export PIOPIY_AUDIT_LOG="$work/piopiy-audit.jsonl"
 export PIOPIY_DEV_API_KEY=pk_test_acme_0001 PIOPIY_STAGING_API_KEY=pk_test_acme_0001 PIOPIY_PROD_API_KEY=pk_test_acme_0001
 export ANSIBLE_DISPLAY_SKIPPED_HOSTS=false ANSIBLE_DISPLAY_OK_HOSTS=${ANSIBLE_DISPLAY_OK_HOSTS:-true}
 
-heading() { printf '\n\033[1m==== %s ====\033[0m\n' "$*"; }
+# Bold headings and Ansible's colours only on a terminal, and never with NO_COLOR set (https://no-color.org):
+# piped into a file or a CI log, the output carries no escape sequences.
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+    bold=$'\033[1m' plain=$'\033[0m'
+else
+    bold='' plain=''
+    export ANSIBLE_NOCOLOR=1
+    unset ANSIBLE_FORCE_COLOR
+fi
+heading() { printf '\n%s==== %s ====%s\n' "$bold" "$*" "$plain"; }
 play() { ansible-playbook -i "$work/inventory" "$@"; }
 
 heading "1. Dry run of dev and prod on an empty workspace (--check --diff): nothing is written"

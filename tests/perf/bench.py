@@ -41,6 +41,7 @@ ROOT = HERE.parent.parent
 EMULATOR = ROOT / 'tests' / 'emulator' / 'piopiy_emulator.py'
 SEED = ROOT / 'tests' / 'emulator' / 'seeds' / 'default.yml'
 OUTPUT = ROOT / 'tests' / 'output' / 'bench'
+RESULTS = HERE / 'RESULTS.md'
 
 API_KEY = 'pk_test_acme_0001'
 WORKSPACE = 'ws_acme'
@@ -510,6 +511,8 @@ def main(argv=None):
     (OUTPUT / 'bench.json').write_text(json.dumps(data, indent=2) + '\n', encoding='utf-8')
     print(markdown)
     print('Saved %s and %s' % (OUTPUT / 'bench.md', OUTPUT / 'bench.json'))
+    # The committed record is edited by hand, so that a noisy run never overwrites it unseen.
+    print('The committed figures of a past run are in %s: copy this table there, with its date, to update them.' % RESULTS)
     if failed:
         print('bench: FAILED: %s' % '; '.join(failed), file=sys.stderr)
         return 1

@@ -14,6 +14,9 @@ scratch=$(mktemp -d)
 [ -n "$state_dir" ] || state_dir=$scratch
 mkdir -p "$state_dir"
 
+# The file exists before the emulator starts: the background job opens its redirection only once it is
+# scheduled, and under load the loop below could otherwise read a file that is not there yet.
+: >"$scratch/address"
 "$python" "$root/tests/emulator/piopiy_emulator.py" --host 127.0.0.1 --port 0 \
     --db "$state_dir/state.sqlite" --seed "$seed" --reset >"$scratch/address" &
 emulator_pid=$!
