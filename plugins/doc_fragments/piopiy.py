@@ -59,9 +59,9 @@ options:
     type: int
   protected_numbers:
     description:
-      - Numbers that this task may not re-route to another agent or unroute, unless it lists them itself (in
-        O(phone_numbers) or O(phone_number)) and sets O(allow_protected_changes). A task that would fails before its
-        first write, naming them. Mapping a protected number that has no route yet is allowed.
+      - Numbers that this task may not re-route to another agent or unroute, unless it lists them among its own phone
+        numbers and sets O(allow_protected_changes). A task that would fails before its first write, naming them.
+        Mapping a protected number that has no route yet is allowed.
       - Set it once for a play with C(module_defaults), for example the numbers of a production hotline.
     type: list
     elements: str
