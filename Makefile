@@ -17,12 +17,13 @@ export PYTHON := $(BIN)/python
 export TEST_PYTHON
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: help test demo bench venv stage sanity units integration lint pytest clean collection-link
+.PHONY: help test demo bench venv stage sanity units integration lint pytest clean collection-link test-matrix
 
 help:
 	@echo "make test   every check: sanity, units, integration, lint, build + docs, pytest"
 	@echo "make demo   run the main playbook against the local emulator"
 	@echo "           (make integration TARGETS=piopiy_agent runs one target)"
+	@echo "make test-matrix  sanity + integration per ansible-core minor (MATRIX=\"2.16 2.21\" picks cells)"
 	@echo "make bench  time the support_agent role against a uri baseline (~8 min; tests/output/bench/)"
 	@echo "make clean  remove the virtualenv and build outputs"
 
@@ -74,6 +75,11 @@ demo: venv collection-link
 # Not part of `make test`: it takes minutes and measures the machine. It starts its own emulator.
 bench: venv collection-link
 	python tests/perf/bench.py --collections-path $(COLLECTIONS)
+
+# One virtualenv per ansible-core minor of tests/matrix/cells.txt (under tests/output/matrix/); see that file.
+MATRIX ?=
+test-matrix:
+	$(PYTHON_BOOTSTRAP) tests/matrix/run_matrix.py $(MATRIX)
 
 clean:
 	rm -rf $(VENV) $(STAGE_ROOT) build .ansible tests/output .pytest_cache
