@@ -17,17 +17,18 @@ export PYTHON := $(BIN)/python
 export TEST_PYTHON
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: help test demo bench venv stage sanity units integration lint pytest clean collection-link test-matrix
+.PHONY: help test demo bench venv stage sanity units integration lint pytest clean collection-link test-matrix package-quality changelog
 
 help:
 	@echo "make test   every check: sanity, units, integration, lint, build + docs, pytest"
 	@echo "make demo   run the main playbook against the local emulator"
 	@echo "           (make integration TARGETS=piopiy_agent runs one target)"
+	@echo "make changelog    regenerate CHANGELOG.rst from changelogs/ (what the next release will publish)"
 	@echo "make test-matrix  sanity + integration per ansible-core minor (MATRIX=\"2.16 2.21\" picks cells)"
 	@echo "make bench  time the support_agent role against a uri baseline (~8 min; tests/output/bench/)"
 	@echo "make clean  remove the virtualenv and build outputs"
 
-test: sanity units integration lint pytest
+test: sanity units integration lint package-quality pytest
 
 venv: $(VENV)/.installed
 
@@ -60,7 +61,7 @@ lint: venv
 	ansible-lint --profile production
 
 pytest: venv
-	python -m pytest -q tests/emulator tests/meta tests/build
+	python -m pytest -q tests/emulator tests/meta tests/build tests/awx
 
 # The work tree is the collection: a link under ansible_collections/ lets ansible-playbook find it.
 COLLECTIONS := $(CURDIR)/build/collections
@@ -75,6 +76,19 @@ demo: venv collection-link
 # Not part of `make test`: it takes minutes and measures the machine. It starts its own emulator.
 bench: venv collection-link
 	python tests/perf/bench.py --collections-path $(COLLECTIONS)
+
+# What Galaxy's importer says of the built tarball, the docs linter, the changelog linter, and CHANGELOG.rst up to date.
+DIST := $(STAGE_ROOT)/dist
+package-quality: stage
+	rm -rf $(DIST)
+	ansible-galaxy collection build --output-path $(DIST) $(STAGE) >/dev/null
+	GALAXY_IMPORTER_CONFIG=$(CURDIR)/tests/utils/galaxy-importer.cfg python -m galaxy_importer.main $(DIST)/piopiy-voice-*.tar.gz
+	cd $(STAGE) && ANSIBLE_COLLECTIONS_PATH=$(STAGE_ROOT) antsibull-docs lint-collection-docs --plugin-docs .
+	antsibull-changelog lint
+	tests/utils/changelog.sh check $(STAGE)
+
+changelog: stage
+	tests/utils/changelog.sh write $(STAGE)
 
 # One virtualenv per ansible-core minor of tests/matrix/cells.txt (under tests/output/matrix/); see that file.
 MATRIX ?=
