@@ -256,7 +256,7 @@ def tagged_records(lines, prefix):
 def sinks(audit_file, syslog_file, output_file):
     """Syslog (facility local3, severity info) and the run's output carry exactly the lines of the audit file."""
     lines = read_lines(audit_file)
-    expect(len(lines) == 7, 'the lifecycle run gives 7 lines, got %d' % len(lines))
+    expect(len(lines) == 9, 'the lifecycle run gives 9 lines, got %d' % len(lines))
     with open(syslog_file, encoding='utf-8') as handle:
         messages = handle.read().splitlines()
     expect(tagged_records(messages, '<158>') == lines and len(messages) == len(lines), 'syslog differs from the file', messages[:3])

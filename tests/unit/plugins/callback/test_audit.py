@@ -323,15 +323,21 @@ def test_the_api_key_of_the_environment_is_redacted(plugin_factory, tmp_path, mo
     assert line['message'] == 'key ******** is disabled'
 
 
-def test_an_unwritable_audit_log_makes_the_plugin_warn_once(plugin_factory, tmp_path, monkeypatch):
-    (tmp_path / 'blocker').write_text('')
-    monkeypatch.setenv('PIOPIY_AUDIT_LOG', str(tmp_path / 'blocker' / 'audit.jsonl'))
+def warnings_of_three_results(monkeypatch):
+    """The warnings a freshly configured plugin gives for three results in a row."""
     warnings = []
     plugin = callback_loader.get('piopiy.voice.audit')
     monkeypatch.setattr(plugin._display, 'warning', warnings.append)
     plugin.set_options()
     for unused in range(3):
         plugin.v2_runner_on_ok(task_result('piopiy.voice.piopiy_agent', CREATE))
+    return warnings
+
+
+def test_an_unwritable_audit_log_makes_the_plugin_warn_once(plugin_factory, tmp_path, monkeypatch):
+    (tmp_path / 'blocker').write_text('')
+    monkeypatch.setenv('PIOPIY_AUDIT_LOG', str(tmp_path / 'blocker' / 'audit.jsonl'))
+    warnings = warnings_of_three_results(monkeypatch)
     assert len(warnings) == 1 and 'piopiy.voice.audit cannot write' in warnings[0]
 
 
@@ -414,12 +420,7 @@ def test_an_unreachable_syslog_warns_once_and_the_file_still_gets_every_line(tmp
     monkeypatch.setenv('PIOPIY_AUDIT_LOG', str(tmp_path / 'audit.jsonl'))
     monkeypatch.setenv('PIOPIY_AUDIT_SYSLOG', 'true')
     monkeypatch.setenv('PIOPIY_AUDIT_SYSLOG_ADDRESS', str(tmp_path / 'no-such.sock'))
-    warnings = []
-    plugin = callback_loader.get('piopiy.voice.audit')
-    monkeypatch.setattr(plugin._display, 'warning', warnings.append)
-    plugin.set_options()
-    for unused in range(3):
-        plugin.v2_runner_on_ok(task_result('piopiy.voice.piopiy_agent', CREATE))
+    warnings = warnings_of_three_results(monkeypatch)
     assert len(warnings) == 1 and 'cannot send to syslog at %s' % (tmp_path / 'no-such.sock') in warnings[0]
     assert len(read_lines(tmp_path / 'audit.jsonl')) == 3
 
