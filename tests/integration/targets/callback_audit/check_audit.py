@@ -236,14 +236,22 @@ def secrets(config_path, minimum_tokens, *paths):
 
 
 def syslog_server(port_file, messages_file):
-    """A UDP syslog stand-in on loopback: writes its port to port_file, then each datagram as one line of messages_file."""
+    """A UDP syslog stand-in on loopback: writes its port to port_file, then each datagram as one line of messages_file.
+
+    runme.sh stops it; should that fail, it stops itself after ten minutes without a datagram.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server, open(messages_file, 'a', encoding='utf-8') as messages:
         server.bind(('127.0.0.1', 0))
+        server.settimeout(600)
         with open(port_file + '.tmp', 'w', encoding='utf-8') as handle:
             handle.write(str(server.getsockname()[1]))
         os.rename(port_file + '.tmp', port_file)
         while True:
-            messages.write(server.recv(65536).decode('utf-8').replace('\n', ' ') + '\n')
+            try:
+                datagram = server.recv(65536)
+            except socket.timeout:
+                return
+            messages.write(datagram.decode('utf-8').replace('\n', ' ') + '\n')
             messages.flush()
 
 

@@ -72,7 +72,8 @@ echo "== no API key and no agent token in any audit file"
 check secrets "$config" 34 "$scratch/lifecycle.jsonl" "$scratch/failures.jsonl" "$scratch/cfg/fleet.jsonl" "$scratch/concurrent.jsonl"
 
 echo "== syslog over UDP and the run's own output (as AWX keeps it) get every line the file gets"
-check syslog-server "$scratch/syslog.port" "$scratch/syslog.txt" &
+# Not through check(): $! must be the listener itself for the trap to stop it.
+"$python" check_audit.py syslog-server "$scratch/syslog.port" "$scratch/syslog.txt" &
 syslog_pid=$!
 trap 'kill "$syslog_pid" 2>/dev/null; rm -rf "$scratch"' EXIT
 for _ in $(seq 1 100); do [ -s "$scratch/syslog.port" ] && break; sleep 0.1; done
