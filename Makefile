@@ -81,7 +81,7 @@ bench: venv collection-link
 DIST := $(STAGE_ROOT)/dist
 package-quality: stage
 	rm -rf $(DIST)
-	ansible-galaxy collection build --output-path $(DIST) $(STAGE) >/dev/null
+	ansible-galaxy collection build --output-path $(DIST) . >/dev/null
 	GALAXY_IMPORTER_CONFIG=$(CURDIR)/tests/utils/galaxy-importer.cfg python -m galaxy_importer.main $(DIST)/piopiy-voice-*.tar.gz
 	cd $(STAGE) && ANSIBLE_COLLECTIONS_PATH=$(STAGE_ROOT) antsibull-docs lint-collection-docs --plugin-docs .
 	antsibull-changelog lint
