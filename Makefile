@@ -17,27 +17,33 @@ export PYTHON := $(BIN)/python
 export TEST_PYTHON
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: help test demo bench venv stage sanity units integration lint pytest clean collection-link shell
+.PHONY: help test demo bench venv stage sanity units integration lint pytest clean collection-link shell test-matrix package-quality changelog
 
 help:
 	@echo "make test   every check: sanity, units, integration, lint, build + docs, pytest"
 	@echo "make demo   run the main playbook against the local emulator"
 	@echo "           (make integration TARGETS=piopiy_agent runs one target)"
 	@echo "make shell  a shell with the tools, the collection and a running emulator, for the docs' commands"
+	@echo "make changelog    regenerate CHANGELOG.rst from changelogs/ (what the next release will publish)"
+	@echo "make test-matrix  sanity + integration per ansible-core minor (MATRIX=\"2.16 2.21\" picks cells)"
 	@echo "make bench  time the support_agent role against a uri baseline (~8 min; tests/output/bench/)"
 	@echo "make clean  remove the virtualenv and build outputs"
 
-test: sanity units integration lint pytest
+test: sanity units integration lint package-quality pytest
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements-dev.txt tests/utils/get_pip_standin.py
+# Before it builds a virtualenv, ansible-test runs a pip bootstrap script that it downloads from a host these
+# machines cannot reach, unless ~/.ansible/test/cache/get_pip_<pip>.py exists. Our stand-in goes there, under
+# the pip release that the pinned ansible-core's ansible-test asks for: tests/matrix/cells.txt pins it per
+# ansible-core (its last column), and tests/meta checks that pin against the installed ansible-test.
+ANSIBLE_TEST_PIP = $(shell awk '!/^\#/ && NF && $$2 == "$(shell sed -n 's/^ansible-core==//p' requirements-dev.txt)" {print $$4}' tests/matrix/cells.txt)
+
+$(VENV)/.installed: requirements-dev.txt tests/utils/get_pip_standin.py tests/matrix/cells.txt
 	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(BIN)/pip install --quiet -r requirements-dev.txt
-	@# ansible-test downloads a pip bootstrap script from a host we cannot reach; give it our stand-in.
-	version=$$(sed -n "s/^ *pip='\([0-9.]*\)',/\1/p" $(VENV)/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py); \
-	  mkdir -p ~/.ansible/test/cache; \
-	  cp tests/utils/get_pip_standin.py ~/.ansible/test/cache/get_pip_$${version//./_}.py
+	mkdir -p ~/.ansible/test/cache
+	cp tests/utils/get_pip_standin.py ~/.ansible/test/cache/get_pip_$(subst .,_,$(ANSIBLE_TEST_PIP)).py
 	touch $@
 
 # ansible-test needs the collection under ansible_collections/NS/NAME, and a symlink will not do:
@@ -60,7 +66,7 @@ lint: venv
 	ansible-lint --profile production
 
 pytest: venv
-	python -m pytest -q tests/emulator tests/meta tests/build tests/playbooks tests/docs
+	python -m pytest -q tests/emulator tests/meta tests/build tests/awx tests/playbooks tests/docs
 
 # The work tree is the collection: a link under ansible_collections/ lets ansible-playbook find it.
 COLLECTIONS := $(CURDIR)/build/collections
@@ -79,6 +85,24 @@ shell: venv
 # Not part of `make test`: it takes minutes and measures the machine. It starts its own emulator.
 bench: venv collection-link
 	python tests/perf/bench.py --collections-path $(COLLECTIONS)
+
+# What Galaxy's importer says of the built tarball, the docs linter, the changelog linter, and CHANGELOG.rst up to date.
+DIST := $(STAGE_ROOT)/dist
+package-quality: stage
+	rm -rf $(DIST)
+	ansible-galaxy collection build --output-path $(DIST) . >/dev/null
+	GALAXY_IMPORTER_CONFIG=$(CURDIR)/tests/utils/galaxy-importer.cfg python -m galaxy_importer.main $(DIST)/piopiy-voice-*.tar.gz
+	cd $(STAGE) && ANSIBLE_COLLECTIONS_PATH=$(STAGE_ROOT) antsibull-docs lint-collection-docs --plugin-docs .
+	antsibull-changelog lint
+	tests/utils/changelog.sh check $(STAGE)
+
+changelog: stage
+	tests/utils/changelog.sh write $(STAGE)
+
+# One virtualenv per ansible-core minor of tests/matrix/cells.txt (under tests/output/matrix/); see that file.
+MATRIX ?=
+test-matrix:
+	$(PYTHON_BOOTSTRAP) tests/matrix/run_matrix.py $(MATRIX)
 
 clean:
 	rm -rf $(VENV) $(STAGE_ROOT) build .ansible tests/output .pytest_cache

@@ -23,6 +23,9 @@ description:
   - Each line is appended with a single write to the file opened in append mode, so the forks of a run and several
     runs at once can share one file without interleaving or losing lines. A file the plugin creates has mode C(0600).
   - A file that cannot be written makes the plugin warn once per run; the play goes on.
+  - Besides the file, each line can go to syslog (O(audit_syslog)) and into the run's own output (O(audit_display)),
+    which AWX and Ansible Automation Platform keep with the job.
+  - Works with ansible-core 2.16 and later.
   - "The fields of a line, in this order: C(time) (UTC, ISO 8601, such as C(2025-01-31T09:15:02.123Z)),
     C(run_id) (a random id shared by every line of one C(ansible-playbook) run), C(playbook) (its absolute path), C(play), C(host),
     C(task) (the task name), C(module) (the fully qualified module name), C(operation) (C(create), C(update),
@@ -44,6 +47,8 @@ options:
       - The file the audit lines are appended to. It is created when missing; its directory is not.
       - A relative path set in C(ansible.cfg) is relative to the directory of that file; otherwise to the
         current directory.
+      - In an execution environment the container's files go with the container, so point this at a mounted volume,
+        or use O(audit_syslog) or O(audit_display) as well.
     type: path
     default: ./piopiy-audit.jsonl
     env:
@@ -51,6 +56,53 @@ options:
     ini:
       - section: callback_piopiy_audit
         key: audit_log
+  audit_syslog:
+    description:
+      - Also send every audit line to syslog, as one message of severity C(info) made of the tag C(piopiy.voice.audit:) and the JSON line,
+        so that a log collector keeps the trail when the controller or execution environment is gone.
+      - A syslog that cannot be reached makes the plugin warn once per run; the play goes on.
+    type: bool
+    default: false
+    env:
+      - name: PIOPIY_AUDIT_SYSLOG
+    ini:
+      - section: callback_piopiy_audit
+        key: audit_syslog
+  audit_syslog_address:
+    description:
+      - Where O(audit_syslog) sends its messages; a local socket path such as C(/dev/log), or C(host:port) for
+        a syslog server over UDP (C([host]:port) for an IPv6 address).
+    type: str
+    default: /dev/log
+    env:
+      - name: PIOPIY_AUDIT_SYSLOG_ADDRESS
+    ini:
+      - section: callback_piopiy_audit
+        key: audit_syslog_address
+  audit_syslog_facility:
+    description:
+      - The syslog facility of the messages of O(audit_syslog).
+    type: str
+    default: user
+    choices: [kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp,
+              local0, local1, local2, local3, local4, local5, local6, local7]
+    env:
+      - name: PIOPIY_AUDIT_SYSLOG_FACILITY
+    ini:
+      - section: callback_piopiy_audit
+        key: audit_syslog_facility
+  audit_display:
+    description:
+      - Also print every audit line in the run's own output, at every verbosity, after the tag C(piopiy.voice.audit:).
+      - AWX and Ansible Automation Platform keep a job's output as its job events, so the trail stays with the job
+        and goes wherever the job's events and logs go; C(ansible-runner) keeps it in its C(job_events) and C(stdout) artifacts.
+    type: bool
+    default: false
+    env:
+      - name: PIOPIY_AUDIT_DISPLAY
+    ini:
+      - section: callback_piopiy_audit
+        key: audit_display
 notes:
   - With O(audit_log) on a local file system every line is written whole. Network file systems such as NFS do not
     promise atomic appends from several machines; give each controller its own file there.
@@ -72,12 +124,21 @@ EXAMPLES = r"""
 #  "resource": "agent", "agent_id": "agent_9x2d41c7", "agent_name": "prod-support-agent", "phone_number": null,
 #  "before": null, "after": {"id": "agent_9x2d41c7", "name": "prod-support-agent", "language": "en-US", "status": "active"},
 #  "check_mode": false, "changed": true, "failed": false, "message": null, "user": "deploy"}
+
+# In AWX or an execution environment, where the controller's files go with the container:
+# keep the trail with the job's events and send it to the site's syslog relay as well.
+# [callback_piopiy_audit]
+# audit_display = true
+# audit_syslog = true
+# audit_syslog_address = syslog.example.com:514
+# audit_syslog_facility = local3
 """
 
 import datetime
 import getpass
 import json
 import os
+import socket
 import threading
 import uuid
 
@@ -186,7 +247,7 @@ class AuditLog:
         self.lock = threading.Lock()
 
     def append(self, line):
-        data = (json.dumps(line, default=str, ensure_ascii=False) + '\n').encode('utf-8')
+        data = (as_json(line) + '\n').encode('utf-8')
         with self.lock:
             try:
                 append_line(self.path, data)
@@ -194,6 +255,80 @@ class AuditLog:
                 if not self.warned:
                     self.warned = True
                     self.warn('piopiy.voice.audit cannot write the audit log %s (%s): this run is not audited there' % (self.path, error))
+
+
+SYSLOG_FACILITIES = dict(kern=0, user=1, mail=2, daemon=3, auth=4, syslog=5, lpr=6, news=7, uucp=8, cron=9, authpriv=10, ftp=11,
+                         **dict(('local%d' % number, 16 + number) for number in range(8)))
+SYSLOG_SEVERITY_INFO = 6
+RECORD_TAG = 'piopiy.voice.audit: '
+
+
+def as_json(line):
+    return json.dumps(line, default=str, ensure_ascii=False)
+
+
+def parse_syslog_address(address):
+    """A socket path (it contains a slash) as is, or host:port (host in brackets for IPv6) as (host, port) for UDP."""
+    if '/' in address:
+        return address
+    host, separator, port = address.rpartition(':')
+    if not separator or not host or not port.isdigit():
+        raise ValueError('audit_syslog_address %r is neither a socket path such as /dev/log nor host:port '
+                         'such as syslog.example.com:514' % address)
+    return host.strip('[]'), int(port)
+
+
+def send_syslog(address, facility, message):
+    """Send one syslog datagram (<priority>message, as the standard library's SysLogHandler does) to address."""
+    data = ('<%d>%s' % (SYSLOG_FACILITIES[facility] * 8 + SYSLOG_SEVERITY_INFO, message)).encode('utf-8')
+    if isinstance(address, str):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as unix_socket:
+            unix_socket.connect(address)
+            unix_socket.send(data)
+        return
+    family, kind, protocol, unused, target = socket.getaddrinfo(address[0], address[1], 0, socket.SOCK_DGRAM)[0]
+    with socket.socket(family, kind, protocol) as udp_socket:
+        udp_socket.sendto(data, target)
+
+
+class SyslogSink:
+    """Sends each line to syslog; the first failure to send becomes a warning, as for the file."""
+
+    def __init__(self, address, facility, warn):
+        self.address = address
+        self.facility = facility
+        self.warn = warn
+        self.warned = False
+
+    def append(self, line):
+        try:
+            send_syslog(parse_syslog_address(self.address), self.facility, RECORD_TAG + as_json(line))
+        except (OSError, ValueError) as error:
+            if not self.warned:
+                self.warned = True
+                self.warn('piopiy.voice.audit cannot send to syslog at %s (%s): this run is not audited there' % (self.address, error))
+
+
+class DisplaySink:
+    """Prints each line in the run's output at every verbosity, where AWX keeps it among the job's events."""
+
+    def __init__(self, display):
+        self.display = display
+
+    def append(self, line):
+        self.display(RECORD_TAG + as_json(line))
+
+
+def task_result_parts(result):
+    """(task, host, result data, task fields) of the task result a callback method receives.
+
+    ansible-core 2.19 and later pass a CallbackTaskResult with public attributes; 2.16 to 2.18 pass a TaskResult
+    that has them only with a leading underscore (reading the public names there was the
+    'Failure using method (v2_runner_on_ok)' of those versions).
+    """
+    if hasattr(result, 'task_fields'):
+        return result.task, result.host, result.result, result.task_fields
+    return result._task, result._host, result._result, result._task_fields
 
 
 class CallbackModule(CallbackBase):
@@ -211,11 +346,16 @@ class CallbackModule(CallbackBase):
         self.secrets = [key for key in (os.environ.get('PIOPIY_API_KEY'),) if key]
         self.playbook = None
         self.play = None
-        self.log = None
+        self.sinks = []
 
     def set_options(self, task_keys=None, var_options=None, direct=None):
         super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
-        self.log = AuditLog(self.get_option('audit_log'), self._display.warning)
+        self.sinks = [AuditLog(self.get_option('audit_log'), self._display.warning)]
+        if self.get_option('audit_syslog'):
+            self.sinks.append(SyslogSink(self.get_option('audit_syslog_address'), self.get_option('audit_syslog_facility'),
+                                         self._display.warning))
+        if self.get_option('audit_display'):
+            self.sinks.append(DisplaySink(self._display.display))
 
     def v2_playbook_on_start(self, playbook):
         self.playbook = os.path.abspath(playbook._file_name)
@@ -236,8 +376,8 @@ class CallbackModule(CallbackBase):
         self.audit(result, failed=True)
 
     def audit(self, result, failed):
-        module = result.task.resolved_action or ''
-        data = result.result
+        task, host, data, task_fields = task_result_parts(result)
+        module = task.resolved_action or ''
         # A loop's summary result repeats what its items, audited one by one, already said.
         if not module.startswith(COLLECTION_PREFIX) or isinstance(data.get('results'), list):
             return
@@ -246,11 +386,12 @@ class CallbackModule(CallbackBase):
             'run_id': self.run_id,
             'playbook': self.playbook,
             'play': self.play,
-            'host': result.host.get_name(),
+            'host': host.get_name(),
             'task': result.task_name,
             'module': module,
-            'check_mode': bool(result.task_fields.get('check_mode')),
+            'check_mode': bool(task_fields.get('check_mode')),
             'user': self.user,
         }
         for line in build_lines(context, data, failed, self.secrets):
-            self.log.append(line)
+            for sink in self.sinks:
+                sink.append(line)

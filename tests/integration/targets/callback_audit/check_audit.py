@@ -15,6 +15,7 @@ import getpass
 import json
 import os
 import re
+import socket
 import stat
 import sys
 import urllib.request
@@ -234,8 +235,48 @@ def secrets(config_path, minimum_tokens, *paths):
         expect('agent_token' not in text, '%s mentions agent_token' % path)
 
 
+def syslog_server(port_file, messages_file):
+    """A UDP syslog stand-in on loopback: writes its port to port_file, then each datagram as one line of messages_file.
+
+    runme.sh stops it; should that fail, it stops itself after ten minutes without a datagram.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server, open(messages_file, 'a', encoding='utf-8') as messages:
+        server.bind(('127.0.0.1', 0))
+        server.settimeout(600)
+        with open(port_file + '.tmp', 'w', encoding='utf-8') as handle:
+            handle.write(str(server.getsockname()[1]))
+        os.rename(port_file + '.tmp', port_file)
+        while True:
+            try:
+                datagram = server.recv(65536)
+            except socket.timeout:
+                return
+            messages.write(datagram.decode('utf-8').replace('\n', ' ') + '\n')
+            messages.flush()
+
+
+def tagged_records(lines, prefix):
+    """The JSON records of the lines that start with prefix and the audit tag."""
+    tag = prefix + 'piopiy.voice.audit: '
+    return [json.loads(line[len(tag):]) for line in lines if line.startswith(tag)]
+
+
+def sinks(audit_file, syslog_file, output_file):
+    """Syslog (facility local3, severity info) and the run's output carry exactly the lines of the audit file."""
+    lines = read_lines(audit_file)
+    expect(len(lines) == 9, 'the lifecycle run gives 9 lines, got %d' % len(lines))
+    with open(syslog_file, encoding='utf-8') as handle:
+        messages = handle.read().splitlines()
+    expect(tagged_records(messages, '<158>') == lines and len(messages) == len(lines), 'syslog differs from the file', messages[:3])
+    with open(output_file, encoding='utf-8') as handle:
+        shown = tagged_records(handle.read().splitlines(), '')
+    expect(shown == lines, 'the run output shows %d records, the file has %d' % (len(shown), len(lines)))
+
+
 SCENARIOS = dict(lifecycle=lifecycle, failures=failures, fleet=fleet, concurrent=concurrent, reset=reset, secrets=secrets)
 SCENARIOS['distinct-runs'] = distinct_runs
+SCENARIOS['syslog-server'] = syslog_server
+SCENARIOS['sinks'] = sinks
 
 
 def main(argv):

@@ -71,6 +71,18 @@ echo "== no API key and no agent token in any audit file"
 # Tokens issued: 1 lifecycle, 3 failures (one hidden by no_log), 10 fleet, 20 concurrent.
 check secrets "$config" 34 "$scratch/lifecycle.jsonl" "$scratch/failures.jsonl" "$scratch/cfg/fleet.jsonl" "$scratch/concurrent.jsonl"
 
+echo "== syslog over UDP and the run's own output (as AWX keeps it) get every line the file gets"
+# Not through check(): $! must be the listener itself for the trap to stop it.
+"$python" check_audit.py syslog-server "$scratch/syslog.port" "$scratch/syslog.txt" &
+syslog_pid=$!
+trap 'kill "$syslog_pid" 2>/dev/null; rm -rf "$scratch"' EXIT
+for _ in $(seq 1 100); do [ -s "$scratch/syslog.port" ] && break; sleep 0.1; done
+PIOPIY_AUDIT_LOG="$scratch/sinks.jsonl" PIOPIY_AUDIT_SYSLOG=true PIOPIY_AUDIT_SYSLOG_FACILITY=local3 \
+    PIOPIY_AUDIT_SYSLOG_ADDRESS="127.0.0.1:$(cat "$scratch/syslog.port")" PIOPIY_AUDIT_DISPLAY=true \
+    playbook lifecycle.yml "$@" >"$scratch/sinks.out" 2>&1 || { cat "$scratch/sinks.out"; exit 1; }
+sleep 0.5  # the last datagrams are on loopback; give the listener a moment to write them
+check sinks "$scratch/sinks.jsonl" "$scratch/syslog.txt" "$scratch/sinks.out"
+
 echo "== an audit log that cannot be written: one warning, and the play succeeds"
 touch "$scratch/not-a-directory"
 export PIOPIY_AUDIT_LOG="$scratch/not-a-directory/audit.jsonl"

@@ -11,6 +11,9 @@ trap 'rm -rf "$scratch"' EXIT
 
 export ANSIBLE_CALLBACKS_ENABLED="${ANSIBLE_CALLBACKS_ENABLED:+$ANSIBLE_CALLBACKS_ENABLED,}piopiy.voice.audit"
 export PIOPIY_AUDIT_LOG="$scratch/audit.jsonl"
+# ansible-core 2.21 leaves the module arguments (`invocation`) out of results unless asked; ask, so that the
+# arguments are displayed (masked) on every core and their masking is what this target checks.
+export ANSIBLE_INJECT_INVOCATION=true
 
 "$python" - "$config" <<'PY'
 import json, sys, urllib.request, yaml

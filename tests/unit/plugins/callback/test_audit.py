@@ -10,6 +10,7 @@ import json
 import multiprocessing
 import os
 import re
+import socket
 import stat
 import threading
 
@@ -17,7 +18,7 @@ import pytest
 
 from ansible.plugins.loader import callback_loader
 
-from ansible_collections.piopiy.voice.plugins.callback.audit import FIELDS, AuditLog, append_line, build_lines, redact
+from ansible_collections.piopiy.voice.plugins.callback.audit import FIELDS, AuditLog, append_line, build_lines, parse_syslog_address, redact
 
 CONTEXT = {
     'time': '2025-01-31T09:15:02.123Z', 'run_id': 'run-1', 'playbook': '/srv/site.yml', 'play': 'Support', 'host': 'node01',
@@ -322,13 +323,120 @@ def test_the_api_key_of_the_environment_is_redacted(plugin_factory, tmp_path, mo
     assert line['message'] == 'key ******** is disabled'
 
 
-def test_an_unwritable_audit_log_makes_the_plugin_warn_once(plugin_factory, tmp_path, monkeypatch):
-    (tmp_path / 'blocker').write_text('')
-    monkeypatch.setenv('PIOPIY_AUDIT_LOG', str(tmp_path / 'blocker' / 'audit.jsonl'))
+def warnings_of_three_results(monkeypatch):
+    """The warnings a freshly configured plugin gives for three results in a row."""
     warnings = []
     plugin = callback_loader.get('piopiy.voice.audit')
     monkeypatch.setattr(plugin._display, 'warning', warnings.append)
     plugin.set_options()
     for unused in range(3):
         plugin.v2_runner_on_ok(task_result('piopiy.voice.piopiy_agent', CREATE))
+    return warnings
+
+
+def test_an_unwritable_audit_log_makes_the_plugin_warn_once(plugin_factory, tmp_path, monkeypatch):
+    (tmp_path / 'blocker').write_text('')
+    monkeypatch.setenv('PIOPIY_AUDIT_LOG', str(tmp_path / 'blocker' / 'audit.jsonl'))
+    warnings = warnings_of_three_results(monkeypatch)
     assert len(warnings) == 1 and 'piopiy.voice.audit cannot write' in warnings[0]
+
+
+# ---- ansible-core 2.16 to 2.18 ----
+
+def old_task_result(action, data, host='node01', task='Ensure the agent', check_mode=False):
+    """What ansible-core 2.16 to 2.18 pass: a TaskResult with private attributes and a public task_name."""
+    return Stub(_task=Stub(resolved_action=action), _result=data, _host=Stub(get_name=lambda: host), task_name=task,
+                _task_fields={'check_mode': check_mode})
+
+
+def test_the_task_results_of_older_cores_are_audited_like_new_ones(plugin_factory, tmp_path):
+    plugin = plugin_factory()
+    plugin.v2_runner_on_ok(task_result('piopiy.voice.piopiy_agent', CREATE, check_mode=True))
+    plugin.v2_runner_on_ok(old_task_result('piopiy.voice.piopiy_agent', CREATE, check_mode=True))
+    plugin.v2_runner_item_on_failed(old_task_result('piopiy.voice.piopiy_agent', {'msg': 'no agent', 'item': 'x'}, host='node02'))
+    new, old, failed = read_lines(tmp_path / 'audit.jsonl')
+    assert dict(new, time=None) == dict(old, time=None)
+    assert (failed['host'], failed['operation'], failed['failed'], failed['message']) == ('node02', 'none', True, 'no agent')
+
+
+# ---- syslog and the run's own output ----
+
+@pytest.mark.parametrize('address, expected', [
+    ('/dev/log', '/dev/log'),
+    ('syslog.example.com:514', ('syslog.example.com', 514)),
+    ('127.0.0.1:5514', ('127.0.0.1', 5514)),
+    ('[::1]:514', ('::1', 514)),
+])
+def test_a_syslog_address_is_a_socket_path_or_host_and_port(address, expected):
+    assert parse_syslog_address(address) == expected
+
+
+@pytest.mark.parametrize('address', ['syslog.example.com', ':514', 'host:port'])
+def test_a_syslog_address_that_is_neither_is_refused_with_both_forms_named(address):
+    with pytest.raises(ValueError, match=r'/dev/log.*host:port'):
+        parse_syslog_address(address)
+
+
+@pytest.fixture
+def udp_syslog():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
+        server.bind(('127.0.0.1', 0))
+        server.settimeout(10)
+        yield server
+
+
+def received(server, count):
+    return [server.recvfrom(65536)[0].decode('utf-8') for unused in range(count)]
+
+
+def test_syslog_gets_each_line_the_file_gets(plugin_factory, tmp_path, monkeypatch, udp_syslog):
+    monkeypatch.setenv('PIOPIY_AUDIT_SYSLOG', 'true')
+    monkeypatch.setenv('PIOPIY_AUDIT_SYSLOG_ADDRESS', '127.0.0.1:%d' % udp_syslog.getsockname()[1])
+    monkeypatch.setenv('PIOPIY_AUDIT_SYSLOG_FACILITY', 'local3')
+    plugin = plugin_factory()
+    plugin.v2_runner_on_ok(task_result('piopiy.voice.piopiy_agent', CREATE))
+    plugin.v2_runner_on_failed(task_result('piopiy.voice.piopiy_agent', {'msg': 'Bearer pk_test_acme_0001 refused'}))
+    messages = received(udp_syslog, 2)
+    # local3 is facility 19; info is severity 6: priority 19 * 8 + 6.
+    assert all(message.startswith('<158>piopiy.voice.audit: {') for message in messages)
+    assert [json.loads(message.split(': ', 1)[1]) for message in messages] == read_lines(tmp_path / 'audit.jsonl')
+    assert 'pk_test_acme_0001' not in ''.join(messages)
+
+
+def test_syslog_reaches_a_local_socket_with_the_user_facility_by_default(plugin_factory, tmp_path, monkeypatch):
+    path = str(tmp_path / 'log.sock')
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind(path)
+        server.settimeout(10)
+        monkeypatch.setenv('PIOPIY_AUDIT_SYSLOG', 'true')
+        monkeypatch.setenv('PIOPIY_AUDIT_SYSLOG_ADDRESS', path)
+        plugin_factory().v2_runner_on_ok(task_result('piopiy.voice.piopiy_agent', CREATE))
+        (message,) = received(server, 1)
+    assert message.startswith('<14>piopiy.voice.audit: ')
+    assert json.loads(message.split(': ', 1)[1]) == read_lines(tmp_path / 'audit.jsonl')[0]
+
+
+def test_an_unreachable_syslog_warns_once_and_the_file_still_gets_every_line(tmp_path, monkeypatch):
+    monkeypatch.setenv('PIOPIY_AUDIT_LOG', str(tmp_path / 'audit.jsonl'))
+    monkeypatch.setenv('PIOPIY_AUDIT_SYSLOG', 'true')
+    monkeypatch.setenv('PIOPIY_AUDIT_SYSLOG_ADDRESS', str(tmp_path / 'no-such.sock'))
+    warnings = warnings_of_three_results(monkeypatch)
+    assert len(warnings) == 1 and 'cannot send to syslog at %s' % (tmp_path / 'no-such.sock') in warnings[0]
+    assert len(read_lines(tmp_path / 'audit.jsonl')) == 3
+
+
+def test_the_run_output_gets_each_line_when_asked(plugin_factory, tmp_path, monkeypatch):
+    monkeypatch.setenv('PIOPIY_AUDIT_DISPLAY', 'true')
+    plugin = plugin_factory()
+    shown = []
+    plugin.sinks[-1].display = shown.append
+    plugin.v2_runner_on_ok(task_result('piopiy.voice.piopiy_agent', CREATE))
+    (text,) = shown
+    assert text.startswith('piopiy.voice.audit: ')
+    assert [json.loads(text.split(': ', 1)[1])] == read_lines(tmp_path / 'audit.jsonl')
+
+
+def test_syslog_and_the_run_output_are_off_by_default(plugin_factory, monkeypatch):
+    for name in ('PIOPIY_AUDIT_SYSLOG', 'PIOPIY_AUDIT_DISPLAY'):
+        monkeypatch.delenv(name, raising=False)
+    assert [type(sink).__name__ for sink in plugin_factory().sinks] == ['AuditLog']

@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright: piopiy.voice contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The collection's execution-environment metadata, and ansible-builder on the example EE of docs/."""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BIN = pathlib.Path(sys.executable).parent
+EXAMPLE = ROOT / 'docs' / 'execution-environment'
+
+
+def run(*command, cwd=ROOT):
+    return subprocess.run([str(part) for part in command], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope='module')
+def tarball(tmp_path_factory):
+    dist = tmp_path_factory.mktemp('dist')
+    run(BIN / 'ansible-galaxy', 'collection', 'build', '--output-path', dist)
+    built, = dist.glob('piopiy-voice-*.tar.gz')
+    return built
+
+
+def test_the_metadata_names_the_requirement_files_at_the_root():
+    metadata = yaml.safe_load((ROOT / 'meta' / 'execution-environment.yml').read_text(encoding='utf-8'))
+    assert metadata == {'version': 1, 'dependencies': {'python': 'requirements.txt', 'system': 'bindep.txt'}}
+    assert 'requests' in (ROOT / 'requirements.txt').read_text(encoding='utf-8')
+    assert 'python3' in (ROOT / 'bindep.txt').read_text(encoding='utf-8')
+
+
+def test_the_tarball_ships_the_metadata_and_its_files(tarball, tmp_path):
+    run(BIN / 'ansible-galaxy', 'collection', 'install', tarball, '-p', tmp_path)
+    installed = tmp_path / 'ansible_collections' / 'piopiy' / 'voice'
+    for name in ('meta/execution-environment.yml', 'requirements.txt', 'bindep.txt'):
+        assert (installed / name).is_file(), name
+
+
+@pytest.fixture(scope='module')
+def context(tarball, tmp_path_factory):
+    """ansible-builder create on the example, its galaxy requirement swapped for the tarball built from this tree."""
+    work = tmp_path_factory.mktemp('ee')
+    definition = yaml.safe_load((EXAMPLE / 'execution-environment.yml').read_text(encoding='utf-8'))
+    shutil.copy(tarball, work / tarball.name)
+    definition['additional_build_files'] = [{'src': tarball.name, 'dest': 'collections'}]
+    definition['dependencies']['galaxy'] = {'collections': [{'name': '/build/collections/' + tarball.name, 'type': 'file'}]}
+    definition['additional_build_steps'] = {'prepend_galaxy': ['COPY _build/collections/ /build/collections/']}
+    (work / 'execution-environment.yml').write_text(yaml.safe_dump(definition), encoding='utf-8')
+    run(BIN / 'ansible-builder', 'create', '--file', 'execution-environment.yml', '--context', 'context',
+        '--output-filename', 'Containerfile', cwd=work)
+    return work / 'context'
+
+
+def test_the_example_is_a_version_3_definition_that_installs_the_collection():
+    definition = yaml.safe_load((EXAMPLE / 'execution-environment.yml').read_text(encoding='utf-8'))
+    requirements = yaml.safe_load((EXAMPLE / definition['dependencies']['galaxy']).read_text(encoding='utf-8'))
+    assert definition['version'] == 3
+    assert [collection['name'] for collection in requirements['collections']] == ['piopiy.voice']
+
+
+def test_the_build_context_installs_the_tarball_and_introspects_its_requirements(context, tarball):
+    containerfile = (context / 'Containerfile').read_text(encoding='utf-8')
+    assert (context / '_build' / 'collections' / tarball.name).is_file()
+    galaxy = yaml.safe_load((context / '_build' / 'requirements.yml').read_text(encoding='utf-8'))
+    assert galaxy['collections'] == [{'name': '/build/collections/' + tarball.name, 'type': 'file'}]
+    assert 'COPY _build/collections/ /build/collections/' in containerfile
+    assert 'ansible-galaxy collection install' in containerfile or 'install-from-bindep' in containerfile
+    # The image's builder stage runs this introspection over the installed collections.
+    assert 'introspect' in containerfile
+
+
+def test_introspection_of_the_installed_collection_names_its_requirements(tarball, tmp_path):
+    """What the Containerfile's introspect step finds for piopiy.voice: requests and python3, attributed to it."""
+    run(BIN / 'ansible-galaxy', 'collection', 'install', tarball, '-p', tmp_path)
+    pip_file, bindep_file = tmp_path / 'requirements.txt', tmp_path / 'bindep.txt'
+    run(BIN / 'ansible-builder', 'introspect', tmp_path, '--write-pip', pip_file, '--write-bindep', bindep_file)
+    python_requirements = pip_file.read_text(encoding='utf-8').splitlines()
+    system_requirements = bindep_file.read_text(encoding='utf-8').splitlines()
+    assert any(line.startswith('requests>=2.25') and 'piopiy.voice' in line for line in python_requirements), python_requirements
+    assert any(line.startswith('python3 ') and 'piopiy.voice' in line for line in system_requirements), system_requirements
+
+
+def container_engine():
+    """podman or docker when its engine answers, else None (a docker client without a daemon does not count)."""
+    for name in ('podman', 'docker'):
+        if shutil.which(name) and subprocess.run([name, 'info'], capture_output=True, check=False, timeout=60).returncode == 0:
+            return name
+    return None
+
+
+def test_building_the_image(context):
+    engine = container_engine()
+    if engine is None:
+        pytest.skip('ansible-builder build is not run: it needs a running podman or docker engine and pulls the base image '
+                    '(quay.io/centos/centos:stream9) from a container registry; these machines have no container engine '
+                    'and reach only package registries. The build context is checked above instead.')
+    run(BIN / 'ansible-builder', 'build', '--context', context, '--container-runtime', engine, '--tag', 'piopiy-voice-ee-test',
+        cwd=context.parent)
