@@ -270,7 +270,7 @@ class FleetRun:
         if warning:
             self.module.warn(warning)
         return PiopiyClient(params['api_key'], params['api_base'], params['timeout'], params['validate_certs'],
-                            pool_size=params['parallel_requests'], max_requests_per_second=params['max_requests_per_second'],
+                            pool_size=max(1, params['parallel_requests']), max_requests_per_second=params['max_requests_per_second'],
                             rate_limited_attempts=RATE_LIMITED_ATTEMPTS)
 
     def keep_token(self, environment):
