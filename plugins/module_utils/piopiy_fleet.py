@@ -23,7 +23,10 @@ fleet manages, the one with the lowest id is kept; the routes of the others
 move to it (or are unmapped, for an exclusive environment's unlisted numbers),
 and the others are deleted. Every run applies it to the names it finds
 duplicated when it reads, and again, after its writes, to the names it
-created; so whichever run finishes last leaves one agent per name.
+created; so whichever run finishes last leaves one agent per name. A round
+whose writes fail because the workspace changed underneath it (an agent
+deleted by the other run's merge, a delete refused as numbers were mapped
+meanwhile) is followed by another: read again, plan again, apply.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import 
 
 AGENT_STAGE, MAP_STAGE, UNMAP_STAGE, MERGE_STAGE = 0, 1, 2, 3
 CONVERGENCE_ROUNDS = 3
+# A write answered so because another run changed the workspace since this run read it: not found, conflict, unprocessable.
+CONCURRENT_CHANGE_STATUSES = (404, 409, 422)
 AGENT_NAME_SUFFIX = '-support-agent'  # as the support_agent role names an environment's agent
 
 
@@ -267,23 +272,18 @@ def was_skipped(outcome):
     return isinstance(outcome.resource, SkippedWrite)
 
 
-def plan_convergence(client, environments, agents, book, created_names):
-    """After the writes: merge the agents created concurrently with the same name as ours into the lowest id, or None when there are none."""
-    state = FleetState(agents, book)
-    listed = dict((number, environment) for environment in environments for number in environment.numbers)
-    fleet = FleetPlan()
-    for environment in environments:
-        matches = state.agents_named(environment.name)
-        if environment.name not in created_names or len(matches) < 2:
-            continue
-        keep = matches[0]
-        fleet.current[environment.environment] = normalize_agent(keep)
-        fleet.agent_of[environment.environment] = keep['id']
-        owned = [agent['id'] for agent in matches]
-        fleet.add(environment, plan_numbers(client, book, environment, keep['id'], owned, listed))
-        for extra in matches[1:]:
-            fleet.add(environment, plan_merge_away(client, book, extra, fleet.operations))
-    return fleet if fleet.agent_of else None
+def created_twice(client, outcomes):
+    """The names of the agents this round created that another agent now has too: a concurrent run created it as well."""
+    created = set(outcome.operation.key for outcome in outcomes if outcome.applied and outcome.operation.action == 'create')
+    if not created:
+        return set()
+    names = [agent.get('name') for agent in client.list_agents()]
+    return set(name for name in created if names.count(name) > 1)
+
+
+def changed_underneath(failures):
+    """Whether a write failed because the workspace changed since the read (an agent gone, a delete refused): a new round can converge."""
+    return any(getattr(failure.error, 'status', None) in CONCURRENT_CHANGE_STATUSES for failure in failures)
 
 
 def numbers_routed_to(routes, agent_id):

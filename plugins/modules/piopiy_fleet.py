@@ -237,16 +237,17 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import 
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_fleet import (
     CONVERGENCE_ROUNDS,
+    changed_underneath,
+    created_twice,
     numbers_routed_to,
     parse_fleet,
-    plan_convergence,
     plan_fleet,
     planned_agent,
     read_fleet,
     was_skipped,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import parallel_requests_problem, piopiy_module
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import RouteBook, normalize_route
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import normalize_route
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_secret_file import write_secret_file
 
 RATE_LIMITED_ATTEMPTS = 20
@@ -289,53 +290,52 @@ class FleetRun:
         return keep
 
     def run(self):
+        """Rounds of read, plan, apply: one, unless a concurrent run changed the workspace underneath this one."""
         workers = self.params['parallel_requests']
+        first = last = None
+        outcomes, owner = [], {}
+        for round_number in range(1 if self.module.check_mode else CONVERGENCE_ROUNDS):
+            state, plan = self.read_and_plan(fail=round_number == 0)
+            if round_number and plan.problems:
+                self.late.append('a new round after a concurrent change found: %s' % problems_message(plan.problems))
+                break
+            applied = planned_outcomes(plan) if self.module.check_mode else WriteDoor(workers).apply(plan)
+            outcomes = [outcome for outcome in outcomes if outcome.applied] + applied  # a new round retries what failed
+            owner.update(plan.owner)
+            first, last = first or (state, plan), (state, plan, applied)
+            if self.module.check_mode or not self.needs_another_round(applied):
+                break
+        state, plan, applied = last
+        agents = dict((environment.environment, planned_agent(environment, plan.current.get(environment.environment),
+                                                              plan.agent_of.get(environment.environment), applied))
+                      for environment in self.environments)
+        return self.result(first, outcomes, owner, agents, plan.agent_of, routes_after(state.book, applied))
+
+    def read_and_plan(self, fail):
         try:
-            state = read_fleet(self.client, self.environments, workers)
+            state = read_fleet(self.client, self.environments, self.params['parallel_requests'])
         except PiopiyAPIError as error:
             self.module.fail_json(msg=str(error), changed=False, **error.facts())
         plan = plan_fleet(self.client, self.environments, state, self.params['merge_duplicate_agents'], self.keep_token)
         problems = self.problems + plan.problems
-        if problems:
+        if fail and problems:
             self.module.fail_json(msg=problems_message(problems), problems=problems, changed=False,
                                   **dict((key, value) for key, value in plan.facts.items() if value))
-        if self.module.check_mode:
-            outcomes = planned_outcomes(plan)
-        else:
-            outcomes = WriteDoor(workers).apply(plan)
-        routes = routes_after(state.book, outcomes)
-        agents = dict((environment.environment, planned_agent(environment, plan.current[environment.environment],
-                                                              plan.agent_of[environment.environment], outcomes))
-                      for environment in self.environments)
-        owner, agent_ids = dict(plan.owner), dict(plan.agent_of)
-        if not self.module.check_mode:
-            routes = self.converge(outcomes, owner, agents, agent_ids, routes, workers)
-        return self.result(state, plan, outcomes, owner, agents, agent_ids, routes)
+        return state, plan
 
-    def converge(self, outcomes, owner, agents, agent_ids, routes, workers):
-        """Merge agents that concurrent runs created with the names this run created; updates outcomes, owner, agents and agent_ids."""
-        created = set(outcome.operation.key for outcome in outcomes if outcome.applied and outcome.operation.action == 'create')
-        for unused_round in range(CONVERGENCE_ROUNDS if created else 0):
-            try:
-                listed = self.client.list_agents()
-                if not any(len([agent for agent in listed if agent.get('name') == name]) > 1 for name in created):
-                    break
-                book = RouteBook(self.client.list_routes())
-            except PiopiyAPIError as error:
-                self.late.append('after the writes, the check for agents created twice by a concurrent run failed: %s; run the task again' % error)
-                break
-            merge = plan_convergence(self.client, self.environments, listed, book, created)
-            merged = WriteDoor(workers).apply(merge)
-            outcomes.extend(merged)
-            owner.update(merge.owner)
-            agents.update(merge.current)
-            agent_ids.update(merge.agent_of)
-            routes = routes_after(book, merged)
-            if all(outcome.applied or was_skipped(outcome) for outcome in merged):
-                break
-        return routes
+    def needs_another_round(self, outcomes):
+        """After a round's writes: another one when an agent it created was created by a concurrent run too, or a write met its changes."""
+        failures = [outcome for outcome in outcomes if not outcome.applied and not was_skipped(outcome)]
+        try:
+            twice = created_twice(self.client, outcomes)
+        except PiopiyAPIError as error:
+            self.late.append('after the writes, the check for agents created twice by a concurrent run failed: %s; run the task again' % error)
+            return False
+        return bool(twice) or changed_underneath(failures)
 
-    def result(self, state, plan, outcomes, owner, agents, agent_ids, routes):
+    def result(self, first, outcomes, owner, agents, agent_ids, routes):
+        """The result of every environment: its agent and numbers as the last round left them, and the writes of every round."""
+        state, plan = first
         reported = [outcome for outcome in outcomes if not was_skipped(outcome)]
         records, failures, changed = report(reported)
         environments, before, after = {}, {}, {}
@@ -344,7 +344,7 @@ class FleetRun:
             mine = [outcome.operation.record(outcome.resource) for outcome in reported
                     if outcome.applied and owner.get(id(outcome.operation)) == name]
             agent = agents[name]
-            numbers = numbers_routed_to(routes, agent_ids[name])
+            numbers = numbers_routed_to(routes, agent_ids.get(name))
             environments[name] = dict(agent=rendered(agent), phone_numbers=numbers, changed=bool(mine), operations=mine)
             if name in self.token_files:
                 environments[name]['agent_token_file'] = self.token_files[name]

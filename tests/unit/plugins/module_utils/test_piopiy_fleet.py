@@ -9,11 +9,12 @@ from __future__ import annotations
 import itertools
 
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import PiopiyAPIError, PiopiyClient
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import WriteDoor, report
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import FAILED, Outcome, WriteDoor, report
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_fleet import (
     FleetState,
+    changed_underneath,
+    created_twice,
     parse_fleet,
-    plan_convergence,
     plan_fleet,
     read_fleet,
     was_skipped,
@@ -229,31 +230,36 @@ def test_with_merging_off_duplicate_names_are_a_problem_naming_the_ids():
                              'to keep the lowest id and merge the others into it, or delete the extra agents']
 
 
-def test_two_runs_that_both_created_an_agent_converge_on_the_lowest_id_whichever_merges():
+def test_two_runs_that_both_created_an_agent_converge_on_the_lowest_id_whichever_plans_the_merge():
     environments = fleet({'environment': 'dev', 'phone_numbers': [N1, N2]})
-    for merging_run in ('agent_1', 'agent_2'):
-        workspace = Workspace([{'id': 'agent_1', 'name': 'dev-support-agent'}, {'id': 'agent_2', 'name': 'dev-support-agent'}],
-                              [(N1, 'agent_2'), (N2, 'agent_1')] if merging_run == 'agent_1' else [(N1, 'agent_2'), (N2, 'agent_2')])
-        merge = plan_convergence(workspace, environments, workspace.list_agents(), RouteBook(workspace.list_routes()), {'dev-support-agent'})
-        WriteDoor(2).apply(merge)
+    # Each run mapped the numbers to its own agent before it saw the other's; either one's next round merges.
+    for routed in ([(N1, 'agent_2'), (N2, 'agent_1')], [(N1, 'agent_2'), (N2, 'agent_2')]):
+        workspace = Workspace([{'id': 'agent_2', 'name': 'dev-support-agent'}, {'id': 'agent_1', 'name': 'dev-support-agent'}], routed)
+        plan, unused = apply(workspace, environments)
         assert list(workspace.agents) == ['agent_1'] and workspace.routes == {N1: 'agent_1', N2: 'agent_1'}
-        assert merge.agent_of == {'dev': 'agent_1'}
+        assert plan.agent_of == {'dev': 'agent_1'}
 
 
 def test_a_merge_that_finds_the_extra_agent_already_deleted_by_the_other_run_is_no_change():
     environments = fleet({'environment': 'dev', 'phone_numbers': [N1]})
     workspace = Workspace([{'id': 'agent_1', 'name': 'dev-support-agent'}, {'id': 'agent_2', 'name': 'dev-support-agent'}], [(N1, 'agent_1')])
-    merge = plan_convergence(workspace, environments, workspace.list_agents(), RouteBook(workspace.list_routes()), {'dev-support-agent'})
+    plan = plan_fleet(workspace, environments, read_fleet(workspace, environments, 4))
     del workspace.agents['agent_2']  # the concurrent run merged first
-    outcomes = WriteDoor(1).apply(merge)
+    outcomes = WriteDoor(1).apply(plan)
     assert [was_skipped(outcome) for outcome in outcomes] == [True]
 
 
-def test_names_this_run_did_not_create_are_not_merged_after_the_writes():
+def test_another_round_follows_an_agent_created_twice_or_a_write_that_met_a_concurrent_change():
+    workspace = Workspace([{'id': 'agent_1', 'name': 'dev-support-agent'}])
     environments = fleet({'environment': 'dev'})
-    agents = [{'id': 'agent_1', 'name': 'dev-support-agent'}, {'id': 'agent_2', 'name': 'dev-support-agent'}]
-    assert plan_convergence(Workspace(agents), environments, agents, RouteBook([]), set()) is None
-    assert FleetState(agents, RouteBook([])).agents_named('dev-support-agent')[0]['id'] == 'agent_1'
+    plan = plan_fleet(workspace, environments, read_fleet(workspace, Workspace().list_agents() and environments or environments, 4))
+    assert created_twice(workspace, []) == set()
+    unused, outcomes = apply(Workspace(), environments)  # creates dev-support-agent in an empty workspace
+    workspace.agents['agent_100'] = {'id': 'agent_100', 'name': 'dev-support-agent'}  # ...and the other run made one too
+    assert created_twice(workspace, outcomes) == {'dev-support-agent'}
+    refused = Outcome(plan.operations[0] if plan.operations else None, FAILED,
+                      error=PiopiyAPIError('DELETE', '/ai-agents/agent_2', status=409, code='conflict'))
+    assert changed_underneath([refused]) and not changed_underneath([Outcome(None, FAILED, error=PiopiyAPIError('POST', '/x', status=403))])
 
 
 # ---- the client's rate cap and 429 budget ----
