@@ -16,8 +16,8 @@ description:
   - The fleet is checked as a whole before anything is written. One number listed by two environments,
     two environments naming one agent, malformed numbers, numbers the workspace has not purchased and
     bad languages fail the task, each named, and nothing is changed.
-  - The workspace is read once (one walk each of the agents, routes and purchased numbers, whatever the number
-    of environments), then written in stages, each stage's writes in parallel, so that the result does not depend
+  - The workspace is read once (one walk each of the agents and routes, and of the purchased numbers unless every
+    listed number already has a route, whatever the number of environments), then written in stages, each stage's writes in parallel, so that the result does not depend
     on the order of the environments; agents are created or updated first, then every environment's numbers are
     mapped, then numbers that no environment lists any more are unmapped. A number moved from one environment to
     another is mapped to its new agent (a map replaces a route) and never unmapped, and an unmap reads the route
@@ -27,6 +27,9 @@ description:
     to it (or unmapped, for an O(environments[].exclusive) environment's unlisted numbers) and the others are deleted;
     each run applies this rule to the names it finds duplicated when it reads and, after its writes, to the names it
     created, so whichever run ends last leaves exactly one agent per name. Every such write is in RV(operations).
+  - A round of writes that meets a concurrent run's changes (an agent already merged away, a delete refused because
+    numbers were mapped to the agent meanwhile) is followed by another round of read, plan and apply, three rounds
+    at most; its RV(operations) lists the writes of every round.
   - The playbook C(playbooks/fleet.yml) runs it once per workspace over an inventory of environments.
 author:
   - piopiy.voice maintainers (@piopiy-voice)
@@ -60,7 +63,7 @@ options:
         default: []
       exclusive:
         description:
-          - Whether O(environments[].phone_numbers) is the agent's complete set: numbers routed to it and listed by
+          - Whether O(environments[].phone_numbers) is the agent's complete set, so that numbers routed to it and listed by
             no environment of the fleet are unmapped.
         type: bool
         default: true

@@ -30,8 +30,8 @@ def inventory(environments, numbers_per_environment, purchased):
     for index in range(environments):
         numbers = purchased[index * numbers_per_environment:(index + 1) * numbers_per_environment]
         hosts['env%03d' % index] = {'support_agent_phone_numbers': numbers}
-    return {'piopiy_environments': {'hosts': hosts, 'vars': {'ansible_connection': 'local',
-                                                              'ansible_python_interpreter': '{{ ansible_playbook_python }}'}}}
+    local = {'ansible_connection': 'local', 'ansible_python_interpreter': '{{ ansible_playbook_python }}'}
+    return {'piopiy_environments': {'hosts': hosts, 'vars': local}}
 
 
 def list_pages(items, page_limit):

@@ -19,7 +19,6 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_fleet import (
     read_fleet,
     was_skipped,
 )
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import RouteBook
 
 PURCHASED = ['+1949980000%d' % digit for digit in range(1, 10)]
 N1, N2, N3, N4, N5 = PURCHASED[:5]
@@ -250,16 +249,21 @@ def test_a_merge_that_finds_the_extra_agent_already_deleted_by_the_other_run_is_
 
 
 def test_another_round_follows_an_agent_created_twice_or_a_write_that_met_a_concurrent_change():
-    workspace = Workspace([{'id': 'agent_1', 'name': 'dev-support-agent'}])
+    workspace = Workspace()
     environments = fleet({'environment': 'dev'})
-    plan = plan_fleet(workspace, environments, read_fleet(workspace, Workspace().list_agents() and environments or environments, 4))
-    assert created_twice(workspace, []) == set()
-    unused, outcomes = apply(Workspace(), environments)  # creates dev-support-agent in an empty workspace
-    workspace.agents['agent_100'] = {'id': 'agent_100', 'name': 'dev-support-agent'}  # ...and the other run made one too
+    unused, outcomes = apply(workspace, environments)  # creates dev-support-agent
+    assert created_twice(workspace, outcomes) == set() and created_twice(workspace, []) == set()
+    workspace.agents['agent_0'] = {'id': 'agent_0', 'name': 'dev-support-agent'}  # ...and a concurrent run made one too
     assert created_twice(workspace, outcomes) == {'dev-support-agent'}
-    refused = Outcome(plan.operations[0] if plan.operations else None, FAILED,
-                      error=PiopiyAPIError('DELETE', '/ai-agents/agent_2', status=409, code='conflict'))
-    assert changed_underneath([refused]) and not changed_underneath([Outcome(None, FAILED, error=PiopiyAPIError('POST', '/x', status=403))])
+
+    def failed(status):
+        return Outcome(outcomes[0].operation, FAILED, error=PiopiyAPIError('DELETE', '/ai-agents/agent_2', status=status))
+    assert changed_underneath([failed(409)]) and changed_underneath([failed(404)]) and not changed_underneath([failed(403)])
+
+
+def test_the_agent_kept_of_several_is_the_lowest_id():
+    agents = [{'id': 'agent_2', 'name': 'dev-support-agent'}, {'id': 'agent_1', 'name': 'dev-support-agent'}]
+    assert [agent['id'] for agent in FleetState(agents, None).agents_named('dev-support-agent')] == ['agent_1', 'agent_2']
 
 
 # ---- the client's rate cap and 429 budget ----
