@@ -17,8 +17,8 @@ description:
     two environments naming one agent, malformed numbers, numbers the workspace has not purchased and
     bad languages fail the task, each named, and nothing is changed.
   - The workspace is read once (one walk each of the agents and routes, and of the purchased numbers unless every
-    listed number already has a route, whatever the number of environments), then written in stages, each stage's writes in parallel, so that the result does not depend
-    on the order of the environments; agents are created or updated first, then every environment's numbers are
+    listed number already has a route, whatever the number of environments), then written in stages, each stage's
+    writes in parallel, so that the result does not depend on the order of the environments; agents are created or updated first, then every environment's numbers are
     mapped, then numbers that no environment lists any more are unmapped. A number moved from one environment to
     another is mapped to its new agent (a map replaces a route) and never unmapped, and an unmap reads the route
     fresh first and leaves it alone when it now routes to another agent.
@@ -298,7 +298,7 @@ class FleetRun:
         first = last = None
         outcomes, owner = [], {}
         for round_number in range(1 if self.module.check_mode else CONVERGENCE_ROUNDS):
-            state, plan = self.read_and_plan(fail=round_number == 0)
+            state, plan = self.read_and_plan(first_round=round_number == 0)
             if round_number and plan.problems:
                 self.late.append('a new round after a concurrent change found: %s' % problems_message(plan.problems))
                 break
@@ -314,14 +314,19 @@ class FleetRun:
                       for environment in self.environments)
         return self.result(first, outcomes, owner, agents, plan.agent_of, routes_after(state.book, applied))
 
-    def read_and_plan(self, fail):
+    def read_and_plan(self, first_round):
+        """The workspace read and the fleet planned; the first round fails on any problem, before any write.
+
+        Later rounds always merge duplicates: the only ones left are those this run and a concurrent one created.
+        """
         try:
             state = read_fleet(self.client, self.environments, self.params['parallel_requests'])
         except PiopiyAPIError as error:
             self.module.fail_json(msg=str(error), changed=False, **error.facts())
-        plan = plan_fleet(self.client, self.environments, state, self.params['merge_duplicate_agents'], self.keep_token)
+        merge = self.params['merge_duplicate_agents'] or not first_round
+        plan = plan_fleet(self.client, self.environments, state, merge, self.keep_token)
         problems = self.problems + plan.problems
-        if fail and problems:
+        if first_round and problems:
             self.module.fail_json(msg=problems_message(problems), problems=problems, changed=False,
                                   **dict((key, value) for key, value in plan.facts.items() if value))
         return state, plan
