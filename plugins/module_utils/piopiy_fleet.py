@@ -155,7 +155,6 @@ class FleetPlan(Plan):
         self.owner = {}  # id(operation) -> environment name
         self.agent_of = {}  # environment name -> agent id or Pending
         self.current = {}  # environment name -> the agent kept, as it was before the run (None when created)
-        self.skipped = set()  # id(operation) of unmaps and deletes that found nothing left to do when sent
 
     def add(self, environment, plan):
         for operation in plan.operations:
@@ -174,6 +173,7 @@ def plan_fleet(client, environments, state, merge_duplicates=True, keep_token=No
         unpurchased = state.book.not_purchased(environment.numbers)
         fleet.problems.extend('environment %s: %s' % (environment.environment, problem) for problem in unpurchased.problems)
         fleet.facts.setdefault('numbers', []).extend(unpurchased.facts.get('numbers', []))
+    extras = []
     for environment in environments:
         matches = state.agents_named(environment.name)
         if len(matches) > 1 and not merge_duplicates:
@@ -182,6 +182,9 @@ def plan_fleet(client, environments, state, merge_duplicates=True, keep_token=No
                                   % (environment.environment, len(matches), environment.name, ', '.join(agent['id'] for agent in matches)))
             continue
         _plan_environment(client, fleet, environment, matches, state, listed, keep_token)
+        extras.extend((environment, extra) for extra in matches[1:])
+    for environment, extra in extras:  # once every route write is planned: a delete requires those that move its numbers
+        fleet.add(environment, plan_merge_away(client, state.book, extra, fleet.operations))
     return fleet
 
 
@@ -195,8 +198,6 @@ def _plan_environment(client, fleet, environment, matches, state, listed, keep_t
     fleet.agent_of[environment.environment] = agent_id
     owned = [agent['id'] for agent in matches]
     fleet.add(environment, plan_numbers(client, state.book, environment, agent_id, owned, listed))
-    for extra in matches[1:]:
-        fleet.add(environment, plan_merge_away(client, state.book, extra, fleet.operations))
 
 
 def _drop_token(unused_token):

@@ -221,6 +221,15 @@ def test_agents_sharing_a_fleet_name_are_merged_into_the_lowest_id_after_their_n
     assert all(outcome.applied for outcome in outcomes)
 
 
+def test_an_extra_agent_is_deleted_only_after_the_map_that_moves_its_number_to_another_environment():
+    workspace = Workspace([{'id': 'agent_1', 'name': 'dev-support-agent'}, {'id': 'agent_2', 'name': 'dev-support-agent'},
+                           {'id': 'agent_3', 'name': 'prod-support-agent'}], [(N1, 'agent_2')])
+    plan, unused = apply(workspace, fleet({'environment': 'dev'}, {'environment': 'prod', 'phone_numbers': [N1]}))
+    delete = next(operation for operation in plan.operations if operation.action == 'delete')
+    assert [(operation.action, operation.key) for operation in delete.requires] == [('map', N1)]
+    assert workspace.routes == {N1: 'agent_3'} and sorted(workspace.agents) == ['agent_1', 'agent_3']
+
+
 def test_with_merging_off_duplicate_names_are_a_problem_naming_the_ids():
     workspace = Workspace([{'id': 'agent_2', 'name': 'dev-support-agent'}, {'id': 'agent_1', 'name': 'dev-support-agent'}])
     environments = fleet({'environment': 'dev'})
