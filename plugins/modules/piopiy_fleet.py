@@ -18,10 +18,11 @@ description:
     bad languages fail the task, each named, and nothing is changed.
   - The workspace is read once (one walk each of the agents and routes, and of the purchased numbers unless every
     listed number already has a route, whatever the number of environments), then written in stages, each stage's
-    writes in parallel, so that the result does not depend on the order of the environments; agents are created or updated first, then every environment's numbers are
-    mapped, then numbers that no environment lists any more are unmapped. A number moved from one environment to
-    another is mapped to its new agent (a map replaces a route) and never unmapped, and an unmap reads the route
-    fresh first and leaves it alone when it now routes to another agent.
+    writes in parallel, so that the result does not depend on the order of the environments; agents are created or
+    updated first, then every environment's numbers are mapped, then numbers that no environment lists any more
+    are unmapped. A number moved from one environment to another is mapped to its new agent (a map replaces a
+    route) and never unmapped, and an unmap reads the route fresh first and leaves it alone when it now routes to
+    another agent.
   - Piopiy does not keep agent names unique, so two runs started together could each create an agent. Of several
     agents with an environment's agent name, the one with the lowest id is kept, the numbers of the others are moved
     to it (or unmapped, for an O(environments[].exclusive) environment's unlisted numbers) and the others are deleted;
