@@ -200,8 +200,14 @@ class Settled:
 class PiopiyClient:
     """One HTTP session per module run, with pages, the retry policy and typed errors."""
 
-    def __init__(self, api_key, api_base=DEFAULT_API_BASE, timeout=30.0, validate_certs=True, pool_size=16, sleep=time.sleep):
+    def __init__(self, api_key, api_base=DEFAULT_API_BASE, timeout=30.0, validate_certs=True, pool_size=16, sleep=time.sleep,
+                 max_requests_per_second=0, rate_limited_attempts=MAX_ATTEMPTS):
         self.api_key = api_key
+        # A cap on the requests this client starts per second, over all its threads (0: none), and the attempts a
+        # request may make while the API keeps answering 429: a fleet run slows down under a rate limit, never fails.
+        self.min_request_interval = 1.0 / max_requests_per_second if max_requests_per_second else 0.0
+        self.rate_limited_attempts = max(rate_limited_attempts, MAX_ATTEMPTS)
+        self._next_request_at = 0.0
         self.api_base = api_base.rstrip('/')
         self.timeout = timeout
         # Given per request: requests lets REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE override a session-wide verify.
@@ -290,6 +296,7 @@ class PiopiyClient:
         while True:
             attempt += 1
             self._wait_for_shared_pause()
+            self._wait_for_rate_cap()
             try:
                 return self._send(method, path, params, body, attempt, expect)
             except _Retry as retry:
@@ -384,7 +391,8 @@ class PiopiyClient:
         return redact(text, (self.api_key,))
 
     def _may_retry(self, method, status, attempt):
-        if attempt >= MAX_ATTEMPTS or status not in RETRYABLE_STATUSES:
+        budget = self.rate_limited_attempts if status == 429 else MAX_ATTEMPTS
+        if attempt >= budget or status not in RETRYABLE_STATUSES:
             return False
         # A 429 is refused before it is applied; a 5xx on a POST may have been applied, so it is not resent blindly.
         return method != 'POST' or status == 429
@@ -410,6 +418,17 @@ class PiopiyClient:
         delay = self._resume_at - time.monotonic()
         if delay > 0:
             self._sleep(delay)
+
+    def _wait_for_rate_cap(self):
+        """Spaces the starts of requests by min_request_interval, whichever thread sends them."""
+        if not self.min_request_interval:
+            return
+        with self._pause_lock:
+            now = time.monotonic()
+            start = max(now, self._next_request_at)
+            self._next_request_at = start + self.min_request_interval
+        if start > now:
+            self._sleep(start - now)
 
     def _get_or_none(self, path):
         try:

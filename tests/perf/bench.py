@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from fleet_bench import FleetBench
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 EMULATOR = ROOT / 'tests' / 'emulator' / 'piopiy_emulator.py'
@@ -57,6 +59,9 @@ RUNS = 3
 # run takes 5-10 s at N=10, 40-80 s at N=100 and 350-700 s at N=1000. One run at N=10 and 100 fits in the
 # 10 minutes; larger sizes are extrapolated from them unless --measure-baselines.
 BASELINE_RUNS = {10: 1, 100: 1}
+FLEET_SIZES = (50, 200)
+FLEET_LATENCY_MS = 50
+FLEET_RESULTS = HERE / 'fleet-results.md'
 
 ROLE_PLAYBOOK = 'support_agent.yml'
 BASELINE_PLAYBOOK = 'baseline_uri.yml'
@@ -213,6 +218,7 @@ class Bench:
         self.emulator = emulator
         self.options = options
         self.cells = {}
+        self.fleet = None
         self.ansible_playbook = str(Path(sys.executable).with_name('ansible-playbook'))
         collections = Path(options.collections_path).resolve()
         if not (collections / 'ansible_collections' / 'piopiy' / 'voice' / 'galaxy.yml').exists():
@@ -476,6 +482,10 @@ def parse_args(argv):
     parser.add_argument('--runs', type=int, default=RUNS, help='runs per row, the median is shown (default: %(default)s)')
     parser.add_argument('--measure-baselines', action='store_true', help='measure the baseline at every size, once, instead of estimating')
     parser.add_argument('--strict', action='store_true', help='exit 1 when any target fails, timing targets included')
+    parser.add_argument('--fleet-only', action='store_true', help='run only the fleet rows (playbooks/fleet.yml over E environments)')
+    parser.add_argument('--fleet-sizes', type=int, nargs='+', default=list(FLEET_SIZES),
+                        help='environments per fleet row, 5 numbers each (default: %(default)s); 0 skips the fleet rows')
+    parser.add_argument('--fleet-latency', type=int, default=FLEET_LATENCY_MS, help='emulator latency of the fleet rows (default: %(default)s)')
     parser.add_argument('--collections-path', default=os.environ.get('ANSIBLE_COLLECTIONS_PATH', str(ROOT / 'build' / 'collections')),
                         help='where ansible_collections/piopiy/voice is (default: %(default)s)')
     return parser.parse_args(argv)
@@ -486,14 +496,45 @@ def run_bench(options):
         emulator = Emulator(state_dir)
         try:
             bench = Bench(emulator, options)
-            bench.run()
+            if options.fleet_only:
+                bench.playbook(FLOOR_PLAYBOOK, [], 'warm-up')  # fills the OS caches; not measured
+            else:
+                bench.run()
+            if [size for size in options.fleet_sizes if size]:
+                bench.fleet = FleetBench(bench, OUTPUT, [size for size in options.fleet_sizes if size], options.fleet_latency,
+                                         options.runs).run(progress)
             return bench
         finally:
             emulator.stop()
 
 
+def fleet_report(bench, load):
+    """Prints and saves the fleet rows; the names of the fleet targets that failed."""
+    machine = '%d CPU cores, %s, Python %s, ansible-core %s, load average %.2f at start, %.2f at end' % (
+        os.cpu_count(), platform.platform(terse=True), platform.python_version(), ansible_version(bench.ansible_playbook), load[0], load[1])
+    markdown, results = bench.fleet.report(PAGE_LIMIT, machine, datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))
+    FLEET_RESULTS.write_text(markdown, encoding='utf-8')
+    print(markdown)
+    print('Saved %s' % FLEET_RESULTS)
+    return [name for name, passed, unused in results if not passed]
+
+
 def main(argv=None):
     options = parse_args(argv)
+    (OUTPUT / 'runs').mkdir(parents=True, exist_ok=True)
+    if options.fleet_only:
+        started, load = time.perf_counter(), os.getloadavg()[0]
+        try:
+            bench = run_bench(options)
+        except (BenchError, ValueError) as error:
+            print('bench: %s' % error, file=sys.stderr)
+            return 2
+        failed = fleet_report(bench, (load, os.getloadavg()[0]))
+        print('Total runtime: %.0f s.' % (time.perf_counter() - started))
+        if failed and options.strict:
+            print('bench: FAILED: %s' % '; '.join(failed), file=sys.stderr)
+            return 1
+        return 0
     measured = [size for size in options.sizes if size in BASELINE_RUNS or options.measure_baselines]
     if len(measured) < min(2, len(options.sizes)):
         print('bench: the baseline at N=%s is estimated from two measured sizes: add them, or pass --measure-baselines'
@@ -513,6 +554,8 @@ def main(argv=None):
     print('Saved %s and %s' % (OUTPUT / 'bench.md', OUTPUT / 'bench.json'))
     # The committed record is edited by hand, so that a noisy run never overwrites it unseen.
     print('The committed figures of a past run are in %s: copy this table there, with its date, to update them.' % RESULTS)
+    if bench.fleet:
+        failed += [name for name in fleet_report(bench, (load, os.getloadavg()[0])) if options.strict]
     if failed:
         print('bench: FAILED: %s' % '; '.join(failed), file=sys.stderr)
         return 1

@@ -11,6 +11,7 @@ python=${PYTHON:-python3}
 seed=${PIOPIY_EMULATOR_SEED:-$root/tests/emulator/seeds/default.yml}
 state_dir=${PIOPIY_EMULATOR_STATE:-}
 scratch=$(mktemp -d)
+: >"$scratch/address"  # exists before the emulator writes it, so that the wait below never reads a missing file
 [ -n "$state_dir" ] || state_dir=$scratch
 mkdir -p "$state_dir"
 

@@ -1,0 +1,415 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: piopiy.voice contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: piopiy_fleet
+short_description: Apply many environments' support agents and numbers to one Piopiy workspace in one plan
+version_added: 0.2.0
+description:
+  - Applies a whole fleet of environments of one workspace at once, each environment being one agent (by name)
+    and the phone numbers routed to it, as M(piopiy.voice.piopiy_agent) with O(piopiy.voice.piopiy_agent#module:phone_numbers)
+    does for one.
+  - The fleet is checked as a whole before anything is written. One number listed by two environments,
+    two environments naming one agent, malformed numbers, numbers the workspace has not purchased and
+    bad languages fail the task, each named, and nothing is changed.
+  - The workspace is read once (one walk each of the agents and routes, and of the purchased numbers unless every
+    listed number already has a route, whatever the number of environments), then written in stages, each stage's
+    writes in parallel, so that the result does not depend on the order of the environments; agents are created or
+    updated first, then every environment's numbers are mapped, then numbers that no environment lists any more
+    are unmapped. A number moved from one environment to another is mapped to its new agent (a map replaces a
+    route) and never unmapped, and an unmap reads the route fresh first and leaves it alone when it now routes to
+    another agent.
+  - Piopiy does not keep agent names unique, so two runs started together could each create an agent. Of several
+    agents with an environment's agent name, the one with the lowest id is kept, the numbers of the others are moved
+    to it (or unmapped, for an O(environments[].exclusive) environment's unlisted numbers) and the others are deleted;
+    each run applies this rule to the names it finds duplicated when it reads and, after its writes, to the names it
+    created, so whichever run ends last leaves exactly one agent per name. Every such write is in RV(operations).
+  - A round of writes that meets a concurrent run's changes (an agent already merged away, a delete refused because
+    numbers were mapped to the agent meanwhile) is followed by another round of read, plan and apply, three rounds
+    at most; its RV(operations) lists the writes of every round.
+  - The playbook C(playbooks/fleet.yml) runs it once per workspace over an inventory of environments.
+author:
+  - piopiy.voice maintainers (@piopiy-voice)
+options:
+  environments:
+    description:
+      - The environments of the fleet, all in the workspace of O(api_key).
+      - Environments not listed are not touched.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      environment:
+        description: The environment's name, such as C(prod); the key of its result in RV(environments).
+        type: str
+        required: true
+      name:
+        description: The name of the environment's agent; by default the environment's name followed by C(-support-agent).
+        type: str
+      language:
+        description:
+          - The agent's language, a BCP 47 tag such as C(en-US) or C(en-IN).
+          - When omitted, a new agent gets C(en-US) and an existing agent keeps its language (and is not read for it).
+        type: str
+      phone_numbers:
+        description:
+          - The numbers routed to the environment's agent, in E.164 form (V(+) and 8 to 15 digits; spaces, dashes,
+            dots and brackets are removed first).
+        type: list
+        elements: str
+        default: []
+      exclusive:
+        description:
+          - Whether O(environments[].phone_numbers) is the agent's complete set, so that numbers routed to it and listed by
+            no environment of the fleet are unmapped.
+        type: bool
+        default: true
+  merge_duplicate_agents:
+    description:
+      - Whether several agents with an environment's agent name found when the fleet reads are merged into the one
+        with the lowest id (its numbers moved, the others deleted).
+      - V(false) fails the task instead, naming the ids. The merge after the fleet's own creates always happens.
+    type: bool
+    default: true
+  token_dir:
+    description:
+      - A directory (it must exist) to receive the token of each agent the run creates, as C(<environment>.token),
+        written atomically with mode C(0600).
+      - When omitted, the tokens of created agents are not kept anywhere; a new token can be issued in the
+        Piopiy dashboard. Tokens are never returned by this module.
+    type: path
+  parallel_requests:
+    description:
+      - How many requests are sent at once, from 1 to 64.
+      - The default, the most, keeps a large fleet's writes bounded by the API's latency rather than by their number;
+        a rate limit answered with 429 pauses them all, so a lower value is only needed for a service that cannot take it.
+    type: int
+    default: 64
+  max_requests_per_second:
+    description:
+      - A cap on the API requests this task starts per second, over all its parallel requests. V(0) sets no cap.
+      - Whatever the cap, a 429 answer pauses every request of the task for the C(Retry-After) the API asks, and
+        a request is tried up to 20 times while the API keeps answering 429, so a rate limit slows the run
+        down instead of failing it.
+    type: float
+    default: 0
+seealso:
+  - module: piopiy.voice.piopiy_agent
+    description: One agent and its numbers.
+extends_documentation_fragment:
+  - piopiy.voice.piopiy
+  - piopiy.voice.piopiy.action_group
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: all
+"""
+
+EXAMPLES = r"""
+- name: Apply three environments of one workspace in one plan
+  piopiy.voice.piopiy_fleet:
+    api_key: "{{ vault_piopiy_api_key }}"
+    environments:
+      - environment: dev
+        phone_numbers: ["+19499800001"]
+      - environment: staging
+        language: en-IN
+        phone_numbers: ["+19499800002", "+19499800003"]
+      - environment: prod
+        name: prod-support-agent
+        phone_numbers: ["+19499800004", "+1 (949) 980-0005"]
+    token_dir: /etc/piopiy/tokens
+  register: fleet
+
+- name: Show what changed for prod
+  ansible.builtin.debug:
+    msg: "{{ fleet.environments.prod.operations }}"
+"""
+
+RETURN = r"""
+environments:
+  description: Each environment's result, by environment name. In check mode, as it would be.
+  returned: always
+  type: dict
+  contains:
+    agent:
+      description:
+        - The environment's agent after the task (C(id), C(name), C(language), C(status)); C(language) is null for an
+          existing agent whose language was not asked.
+        - In check mode, for an agent the task would create, C(id) and C(status) are V((new agent\)).
+      type: dict
+    phone_numbers:
+      description: The numbers routed to the agent after the task, sorted.
+      type: list
+      elements: str
+    changed:
+      description: Whether a write for this environment was applied.
+      type: bool
+    operations:
+      description: The writes for this environment, items as in RV(operations).
+      type: list
+      elements: dict
+    agent_token_file:
+      description: The file the token of the agent created for this environment was written to.
+      returned: when the agent was created and O(token_dir) is set
+      type: str
+  sample:
+    prod:
+      agent: {id: agent_9x2d41c7, name: prod-support-agent, language: en-IN, status: active}
+      phone_numbers: ["+19499800004", "+19499800005"]
+      changed: true
+      operations:
+        - {op: map, resource: route, phone_number: "+19499800005", agent_id: agent_9x2d41c7, before: null,
+           after: {phone_number: "+19499800005", route_type: ai_agent, agent_id: agent_9x2d41c7, status: connected}}
+operations:
+  description: Every write of the task, or in check mode that it would make, in stage order. The audit trail is built from it.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    op:
+      description: The operation.
+      type: str
+      choices: [create, update, delete, map, unmap]
+    resource:
+      description: C(agent) or C(route).
+      type: str
+    id:
+      description: The agent's id. Agent operations only.
+      type: str
+    name:
+      description: The agent's name. Agent operations only.
+      type: str
+    phone_number:
+      description: The number. Route operations only.
+      type: str
+    agent_id:
+      description: The agent the number routes to after a map, or routed to before an unmap. Route operations only.
+      type: str
+    before:
+      description: The resource before the operation, null for a create, or a map of a number without a route.
+      type: dict
+    after:
+      description: The resource after the operation, null for a delete or an unmap.
+      type: dict
+msg:
+  description: What failed and how to fix it.
+  returned: on failure
+  type: str
+problems:
+  description: Every problem that stopped the task before its first write, one message each, naming the environments and values.
+  returned: on failure, before any write
+  type: list
+  elements: str
+  sample: ["number +19499800002 is listed by 2 environments (dev, prod): a number routes to one agent; list it in one environment"]
+numbers:
+  description: The numbers a failure is about, such as those not purchased in the workspace.
+  returned: on failure, when numbers are the cause
+  type: list
+  elements: str
+status:
+  description: The HTTP status of the API answer that failed the task; null when no answer came.
+  returned: on failure from an API call
+  type: int
+error_code:
+  description: The API's error code of that answer.
+  returned: on failure from an API call
+  type: str
+request_id:
+  description: The API's id of that request, to quote to Piopiy support.
+  returned: on failure from an API call
+  type: str
+"""
+
+import os
+
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import PiopiyAPIError, PiopiyClient, insecure_transport_warning
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import (
+    WriteDoor,
+    failure_message,
+    first_api_error,
+    planned_outcomes,
+    problems_message,
+    rendered,
+    report,
+)
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_fleet import (
+    CONVERGENCE_ROUNDS,
+    changed_underneath,
+    created_twice,
+    numbers_routed_to,
+    parse_fleet,
+    plan_fleet,
+    planned_agent,
+    read_fleet,
+    was_skipped,
+)
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import parallel_requests_problem, piopiy_module
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import normalize_route
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_secret_file import write_secret_file
+
+RATE_LIMITED_ATTEMPTS = 20
+
+
+class FleetRun:
+    """One run of the fleet: read, plan, apply, converge; then each environment's result."""
+
+    def __init__(self, module, environments, problems):
+        self.module = module
+        self.problems = problems  # of the input alone: reported with those the read finds, in one failure
+        self.params = module.params
+        self.environments = environments
+        self.token_files = {}
+        self.late = []
+        self.client = self._client()
+
+    def _client(self):
+        params = self.params
+        warning = insecure_transport_warning(params['api_base'])
+        if warning:
+            self.module.warn(warning)
+        return PiopiyClient(params['api_key'], params['api_base'], params['timeout'], params['validate_certs'],
+                            pool_size=max(1, params['parallel_requests']), max_requests_per_second=params['max_requests_per_second'],
+                            rate_limited_attempts=RATE_LIMITED_ATTEMPTS)
+
+    def keep_token(self, environment):
+        """Where the token of the agent created for this environment goes: a 0600 file under token_dir, or nowhere."""
+        def keep(token):
+            if token is None or not self.params['token_dir']:
+                return
+            path = os.path.join(self.params['token_dir'], environment.environment + '.token')
+            try:
+                write_secret_file(path, token)
+            except OSError as error:
+                self.late.append('environment %s: its agent was created, but its token could not be written to %s (%s): '
+                                 'issue a new one in the Piopiy dashboard' % (environment.environment, path, error.strerror or error))
+                return
+            self.token_files[environment.environment] = path
+        return keep
+
+    def run(self):
+        """Rounds of read, plan, apply: one, unless a concurrent run changed the workspace underneath this one."""
+        workers = self.params['parallel_requests']
+        first = last = None
+        outcomes, owner = [], {}
+        for round_number in range(1 if self.module.check_mode else CONVERGENCE_ROUNDS):
+            state, plan = self.read_and_plan(first_round=round_number == 0)
+            if round_number and plan.problems:
+                self.late.append('a new round after a concurrent change found: %s' % problems_message(plan.problems))
+                break
+            applied = planned_outcomes(plan) if self.module.check_mode else WriteDoor(workers).apply(plan)
+            outcomes = [outcome for outcome in outcomes if outcome.applied] + applied  # a new round retries what failed
+            owner.update(plan.owner)
+            first, last = first or (state, plan), (state, plan, applied)
+            if self.module.check_mode or not self.needs_another_round(applied):
+                break
+        state, plan, applied = last
+        agents = dict((environment.environment, planned_agent(environment, plan.current.get(environment.environment),
+                                                              plan.agent_of.get(environment.environment), applied))
+                      for environment in self.environments)
+        return self.result(first, outcomes, owner, agents, plan.agent_of, routes_after(state.book, applied))
+
+    def read_and_plan(self, first_round):
+        """The workspace read and the fleet planned; the first round fails on any problem, before any write.
+
+        Later rounds always merge duplicates: the only ones left are those this run and a concurrent one created.
+        """
+        try:
+            state = read_fleet(self.client, self.environments, self.params['parallel_requests'])
+        except PiopiyAPIError as error:
+            self.module.fail_json(msg=str(error), changed=False, **error.facts())
+        merge = self.params['merge_duplicate_agents'] or not first_round
+        plan = plan_fleet(self.client, self.environments, state, merge, self.keep_token)
+        problems = self.problems + plan.problems
+        if first_round and problems:
+            self.module.fail_json(msg=problems_message(problems), problems=problems, changed=False,
+                                  **dict((key, value) for key, value in plan.facts.items() if value))
+        return state, plan
+
+    def needs_another_round(self, outcomes):
+        """After a round's writes: another one when an agent it created was created by a concurrent run too, or a write met its changes."""
+        failures = [outcome for outcome in outcomes if not outcome.applied and not was_skipped(outcome)]
+        try:
+            twice = created_twice(self.client, outcomes)
+        except PiopiyAPIError as error:
+            self.late.append('after the writes, the check for agents created twice by a concurrent run failed: %s; run the task again' % error)
+            return False
+        return bool(twice) or changed_underneath(failures)
+
+    def result(self, first, outcomes, owner, agents, agent_ids, routes):
+        """The result of every environment: its agent and numbers as the last round left them, and the writes of every round."""
+        state, plan = first
+        reported = [outcome for outcome in outcomes if not was_skipped(outcome)]
+        records, failures, changed = report(reported)
+        environments, before, after = {}, {}, {}
+        for environment in self.environments:
+            name = environment.environment
+            mine = [outcome.operation.record(outcome.resource) for outcome in reported
+                    if outcome.applied and owner.get(id(outcome.operation)) == name]
+            agent = agents[name]
+            numbers = numbers_routed_to(routes, agent_ids.get(name))
+            environments[name] = dict(agent=rendered(agent), phone_numbers=numbers, changed=bool(mine), operations=mine)
+            if name in self.token_files:
+                environments[name]['agent_token_file'] = self.token_files[name]
+            current = plan.current[name]
+            before[name] = dict(agent=current or {}, phone_numbers=state.book.routed_to(current['id']) if current else [])
+            after[name] = dict(agent=rendered(agent), phone_numbers=numbers)
+        result = dict(environments=environments, operations=records, changed=changed)
+        if self.module._diff:
+            result['diff'] = {'before': before, 'after': after}
+        if failures or self.late:
+            messages = ([failure_message(reported, failures)] if failures else []) + self.late
+            self.module.fail_json(msg='; '.join(messages), **dict(first_api_error(failures), **result))
+        return result
+
+
+def routes_after(book, outcomes):
+    """The routes by number once the outcomes are in; an unmap that found the number routed elsewhere keeps what it read."""
+    routes = book.after([outcome for outcome in outcomes if not was_skipped(outcome)])
+    for outcome in outcomes:
+        if was_skipped(outcome) and outcome.operation.resource == 'route':
+            if outcome.resource:
+                routes[outcome.operation.key] = normalize_route(outcome.resource)
+            else:
+                routes.pop(outcome.operation.key, None)
+    return routes
+
+
+def option_problems(params):
+    problems = [parallel_requests_problem(params['parallel_requests'])]
+    if params['max_requests_per_second'] < 0:
+        problems.append('max_requests_per_second must be 0 (no cap) or more, got %s' % params['max_requests_per_second'])
+    token_dir = params['token_dir']
+    if token_dir and not os.path.isdir(token_dir):
+        problems.append('token_dir %s is not a directory: create it before the run, or leave token_dir out' % token_dir)
+    return [problem for problem in problems if problem]
+
+
+def main():
+    module = piopiy_module(dict(
+        environments=dict(type='list', elements='dict', required=True, options=dict(
+            environment=dict(type='str', required=True),
+            name=dict(type='str'),
+            language=dict(type='str'),
+            phone_numbers=dict(type='list', elements='str', default=[]),
+            exclusive=dict(type='bool', default=True),
+        )),
+        merge_duplicate_agents=dict(type='bool', default=True),
+        token_dir=dict(type='path'),
+        parallel_requests=dict(type='int', default=64),
+        max_requests_per_second=dict(type='float', default=0),
+    ))
+    environments, problems = parse_fleet(module.params['environments'])
+    module.exit_json(**FleetRun(module, environments, option_problems(module.params) + problems).run())
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The fleet module and playbooks/fleet.yml against the emulator, run as real ansible-playbook processes so that
+# two runs can start together; check_fleet.py checks the emulator's state and request log after each step.
+# ansible-test runs this from the target's directory, with the integration config two levels up.
+set -euo pipefail
+
+config="$(cd ../.. && pwd)/integration_config.yml"
+python=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+
+playbook() {
+    ansible-playbook -i inventory.yml -e "@$config" "$@"
+}
+
+check() {
+    "$python" check_fleet.py "$config" "$@"
+}
+
+check reset
+
+echo "== twenty environments: check mode writes nothing; then apply; unchanged re-run"
+playbook moves.yml -e moves_shift=0 --check
+check no-writes
+playbook moves.yml -e moves_shift=0
+check moves 0
+check clear-log
+playbook moves.yml -e moves_shift=0 -e moves_expect_changed=false
+check no-writes
+
+echo "== every number moves to the next environment, listed in one order, then back in the other"
+playbook moves.yml -e moves_shift=1
+check moves 1
+playbook moves.yml -e moves_shift=0 -e moves_reverse=true
+check moves 0
+check clear-log
+playbook moves.yml -e moves_shift=7 -e moves_reverse=true
+check moves 7
+
+echo "== conflicts are refused before any write"
+check clear-log
+playbook conflicts.yml
+check no-writes
+
+echo "== a 429 storm slows the fleet down but it completes"
+check clear-log
+check faults '{"rate_429": 0.5, "retry_after": 0, "rng_seed": 15}'
+playbook moves.yml -e moves_shift=3
+check saw-429 20
+check faults '{"rate_429": 0.05, "retry_after": 1, "rng_seed": 16}'
+playbook moves.yml -e moves_shift=4 -e moves_reverse=true
+check faults '{}'
+check moves 4
+
+echo "== one agent named by five hosts at once, without run_once"
+playbook same_agent.yml --forks 5
+check one-agent fleet-shared-agent +19499800007 +19499800008
+
+echo "== two runs of one playbook started together, three times"
+for tag in a b c; do
+    playbook race.yml -e race_tag=$tag >"$scratch/a.out" 2>&1 &
+    first=$!
+    playbook race.yml -e race_tag=$tag >"$scratch/b.out" 2>&1 &
+    second=$!
+    status=0
+    wait "$first" || status=1
+    wait "$second" || status=1
+    if [ "$status" -ne 0 ]; then
+        cat "$scratch/a.out" "$scratch/b.out"
+        exit 1
+    fi
+    for index in 0 1 2 3 4; do
+        check one-agent "race$tag-$index-support-agent" "+14155551$(printf %03d $index)"
+    done
+done
+
+echo "== playbooks/fleet.yml: two workspaces in one inventory, --limit, then all"
+check reset
+playbook piopiy.voice.fleet --limit fleet-dev
+check fleet-playbook limited
+playbook piopiy.voice.fleet --check --diff
+playbook piopiy.voice.fleet
+check fleet-playbook all
+echo "all fleet checks passed"
