@@ -455,7 +455,10 @@ class CredentialKeeper:
         token, self.token = self.token, None
         name = agent.get('name')
         if token is None:
-            self.module.warn('agent %s was created, but the answer carrying its token was lost on the network: %s' % (name, ROTATE_ADVICE))
+            lost = 'agent %s was created, but the answer carrying its token was lost on the network' % name
+            if self.strict:
+                raise CredentialsNotStored(lost + ': run the rotation again, which replaces this successor')
+            self.module.warn('%s: %s' % (lost, ROTATE_ADVICE))
         elif self.params['token_file']:
             self.write(agent, token)
         elif self.params['return_token']:
