@@ -65,15 +65,15 @@ options:
   token_env_names:
     description:
       - With O(token_file_format=env), the variable names of the agent id (key C(agent_id)) and the token (key C(token)).
-      - The default is the pair the piopiy-ai runtime reads, C(AGENT_ID) and C(AGENT_TOKEN). The piopiy-agent runtime
-        reads C(PIOPIY_AGENT_ID) and C(PIOPIY_TOKEN); give C({agent_id: PIOPIY_AGENT_ID, token: PIOPIY_TOKEN}) for it.
+      - "The default is the pair the piopiy-ai runtime reads, C(AGENT_ID) and C(AGENT_TOKEN). The piopiy-agent runtime
+        reads C(PIOPIY_AGENT_ID) and C(PIOPIY_TOKEN); give C({agent_id: PIOPIY_AGENT_ID, token: PIOPIY_TOKEN}) for it."
     type: dict
   return_token:
     description:
       - Whether to return the token of an agent this run creates as RV(agent_token), when O(token_file) is not set.
-      - Off by default, so that a token never reaches the terminal unasked. When set, the run warns: set C(no_log: true)
-        on the task, as the token is printed with C(-v), and in the C(fatal:) line when a later write of the task fails.
-      - Without O(token_file) and with V(false), a new agent's token is dropped, with a warning.
+      - "Off by default, so that a token never reaches the terminal unasked. When set, the run warns to set C(no_log=true)
+        on the task, as the token is printed with C(-v), and in the C(fatal:) line when a later write of the task fails."
+      - Without O(token_file) and with V(false), a new agent's token is dropped, with a warning; rotation gives a new one.
     type: bool
     default: false
   rotate:
@@ -415,7 +415,7 @@ class CredentialsNotStored(PiopiyAPIError):
     """A rotation's successor was created but its credentials could not be stored: nothing that relies on them may follow."""
 
     def __init__(self, reason):
-        super().__init__('POST', '/v1/agents', hint=reason)
+        super().__init__('POST', '/ai-agents', hint=reason)
 
     def describe(self):
         return self.hint
@@ -652,7 +652,7 @@ class RotationTask(PiopiyTask):
     def plan(self, client, state):
         rotation, params = state['rotation'], self.params
         plan = Plan(problems=[rotation.problem] if rotation.problem else [])
-        if rotation.problem:
+        if rotation.problem or not params['token_file']:  # validate() names a missing token_file
             return plan
         path, file_format, names = params['token_file'], params['token_file_format'], params['token_env_names']
         self.summary = dict(id=rotation.rotation_id, state_before=rotation.phase, phase=params['rotation_phase'], started=False,
@@ -679,7 +679,7 @@ class RotationTask(PiopiyTask):
                 if operation.action == 'create':
                     self.keeper.kept(operation)
         if successor is not None:
-            self.summary['successor'] = rendered({'id': successor['id'], 'name': successor['name']})
+            self.summary['successor'] = {'id': successor['id'], 'name': successor['name']}  # rendered in result(), once its id is known
         if params['rotation_phase'] != 'prepare' and successor is not None:
             if not stored:
                 plan.problems.append('token_file %s does not hold the token of successor %s (%s): run rotation_phase=prepare first, '
