@@ -100,6 +100,7 @@ options:
       - V(all) runs every step in one task. V(prepare) runs steps 1 and 2 (or nothing when the successor's credentials
         are stored), V(finish) steps 4 and 5 of a rotation in progress (nothing when none is), so that the caller's
         hand-over can run between them, for example restarting the runtime with the new credentials.
+      - In check mode, nothing is written, and V(prepare) shows every step left, as V(all) does.
     type: str
     choices: [all, prepare, finish]
     default: all
@@ -283,6 +284,9 @@ rotation:
       type: str
     in_progress:
       description: Whether a rotation is in progress after the run; the caller's hand-over runs when it is.
+      type: bool
+    check_mode:
+      description: Whether the run was in check mode, where nothing was written and no hand-over should run.
       type: bool
     completed:
       description: Whether this run completed the rotation.
@@ -646,7 +650,8 @@ class RotationTask(PiopiyTask):
         state = read_rotation(client.list_agents(), self.params['name'])
         if state.canonical and state.canonical.get('language') is None:
             state.canonical = find_by_id(client, state.canonical['id']).agent
-        book = RouteBook.read(client) if self.params['rotation_phase'] != 'prepare' and not state.problem else None
+        finishing = self.params['rotation_phase'] != 'prepare' or self.module.check_mode
+        book = RouteBook.read(client) if finishing and not state.problem else None
         return {'rotation': state, 'book': book}
 
     def plan(self, client, state):
@@ -656,11 +661,13 @@ class RotationTask(PiopiyTask):
             return plan
         path, file_format, names = params['token_file'], params['token_file_format'], params['token_env_names']
         self.summary = dict(id=rotation.rotation_id, state_before=rotation.phase, phase=params['rotation_phase'], started=False,
-                            reason=None, in_progress=rotation.phase != IDLE, completed=False)
+                            reason=None, in_progress=rotation.phase != IDLE, completed=False, check_mode=self.module.check_mode)
         successor = rotation.successor
         stored = successor is not None and holds_credentials_of(path, file_format, successor['id'], names)
         finish_stage = 0
-        if params['rotation_phase'] != 'finish':
+        # Nothing is written in check mode, so prepare shows the steps that finish would take after the hand-over too.
+        phase = 'all' if self.module.check_mode and params['rotation_phase'] == 'prepare' else params['rotation_phase']
+        if phase != 'finish':
             if rotation.phase == IDLE:
                 reason = self.start_reason(rotation)
                 if reason:
@@ -680,7 +687,7 @@ class RotationTask(PiopiyTask):
                     self.keeper.kept(operation)
         if successor is not None:
             self.summary['successor'] = {'id': successor['id'], 'name': successor['name']}  # rendered in result(), once its id is known
-        if params['rotation_phase'] != 'prepare' and successor is not None:
+        if phase != 'prepare' and successor is not None:
             if not stored:
                 plan.problems.append('token_file %s does not hold the token of successor %s (%s): run rotation_phase=prepare first, '
                                      'which replaces a successor whose token was lost' % (path, successor['name'], successor['id']))
