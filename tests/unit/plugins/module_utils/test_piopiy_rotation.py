@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import PiopiyAPIError
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import WriteDoor
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_rotation import (
     IDLE,
@@ -178,8 +179,6 @@ def test_resume_after_the_delete_only_renames():
 
 def test_a_failed_re_route_stops_the_delete_and_the_rename():
     workspace = Workspace([OLD, SUCCESSOR], dict((number, 'agent_old') for number in NUMBERS))
-    from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import PiopiyAPIError
-
     def refuse(number, agent_id, settle=None):
         raise PiopiyAPIError('POST', '/v1/phone-number-routing', status=409, code='conflict')
     workspace.set_route = refuse
