@@ -42,7 +42,7 @@ def rotation_id(old_id):
 
 def rotation_problem_in_progress(agents, name):
     """A problem for a task that is not a rotation while a rotation of the agent is in progress, else None."""
-    successors = successors_of(agents, name)
+    successors = successors_of(agents, name) if name else []
     if not successors:
         return None
     return ('a credential rotation of agent %r is in progress (successor %s, %s): finish it first with rotate=now '

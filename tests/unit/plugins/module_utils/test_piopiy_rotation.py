@@ -118,6 +118,7 @@ def test_two_successors_or_a_successor_of_another_agent_stop_the_rotation_naming
 
 def test_other_tasks_are_refused_while_a_rotation_is_in_progress():
     assert rotation_problem_in_progress([OLD], NAME) is None
+    assert rotation_problem_in_progress([SUCCESSOR], None) is None, "a task by an empty id names no agent"
     assert rotation_problem_in_progress([SUCCESSOR], NAME).startswith(
         "a credential rotation of agent 'prod-support-agent' is in progress (successor %s, agent_new)" % SUCCESSOR['name'])
 
