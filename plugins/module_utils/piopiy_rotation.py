@@ -84,7 +84,7 @@ class RotationState:
 
 def read_rotation(agents, name):
     """The RotationState of agent `name` among `agents` (list items; the canonical one may lack its language)."""
-    canonical = [agent for agent in dict((agent.get('id'), agent) for agent in agents if agent.get('name') == name).values()]
+    canonical = list(dict((agent.get('id'), agent) for agent in agents if agent.get('name') == name).values())
     successors = successors_of(agents, name)
     if len(canonical) > 1:
         return RotationState(problem='%d agents are named %r (ids: %s): a rotation needs exactly one; delete the others'

@@ -742,11 +742,11 @@ def main():
             state=dict(type='str', choices=['present', 'absent'], default='present'),
             token_file=dict(type='path'),
             token_file_format=dict(type='str', choices=['token', 'env'], default='token'),
-            token_env_names=dict(type='dict'),
+            token_env_names=dict(type='dict', no_log=False),  # variable names, not secrets
             return_token=dict(type='bool', default=False),
             rotate=dict(type='str', choices=['never', 'now', 'due'], default='never'),
             rotation_phase=dict(type='str', choices=['all', 'prepare', 'finish'], default='all'),
-            token_max_age=dict(type='str'),
+            token_max_age=dict(type='str', no_log=False),  # a duration
             drain_seconds=dict(type='int', default=0),
             phone_numbers=dict(type='list', elements='str'),
             purge_phone_numbers=dict(type='bool', default=True),

@@ -180,6 +180,7 @@ def test_resume_after_the_delete_only_renames():
 
 def test_a_failed_re_route_stops_the_delete_and_the_rename():
     workspace = Workspace([OLD, SUCCESSOR], dict((number, 'agent_old') for number in NUMBERS))
+
     def refuse(number, agent_id, settle=None):
         raise PiopiyAPIError('POST', '/v1/phone-number-routing', status=409, code='conflict')
     workspace.set_route = refuse
