@@ -53,7 +53,14 @@ heading "6. Tear down dev"
 play teardown.yml --limit dev -e confirm=dev
 play list_agents.yml --limit staging
 
-heading "7. The audit trail of this demo (piopiy.voice.audit, one JSON line per operation)"
+heading "7. Rotate staging's credentials into an env file: dry run, then apply (every number keeps ringing an agent)"
+rotate=(-e support_agent_rotate=now -e "support_agent_token_file=$work/staging.env" -e support_agent_token_file_format=env)
+play support_agent.yml --limit staging --check "${rotate[@]}"
+play support_agent.yml --limit staging "${rotate[@]}"
+sed -E 's/=agt_[A-Za-z0-9_]+/=agt_... (hidden here, mode 0600 on disk)/' "$work/staging.env"
+play list_agents.yml --limit staging
+
+heading "8. The audit trail of this demo (piopiy.voice.audit, one JSON line per operation)"
 python - "$PIOPIY_AUDIT_LOG" <<'PY'
 import collections, json, sys
 lines = [json.loads(line) for line in open(sys.argv[1], encoding='utf-8')]
@@ -61,7 +68,8 @@ for line in lines:
     if line['operation'] != 'none':
         what = line['phone_number'] or line['agent_name'] or line['agent_id']
         mode = 'check' if line['check_mode'] else 'apply'
-        print('%s  %-8s %-7s %-6s %-24s %s' % (line['time'], line['host'], line['operation'], line['resource'], what, mode))
+        rotation = line.get('rotation_id') or ''
+        print('%s  %-8s %-7s %-6s %-24s %s %s' % (line['time'], line['host'], line['operation'], line['resource'], what, mode, rotation))
 counts = collections.Counter((line['operation'], line['check_mode']) for line in lines)
 print('%d lines, %d runs; %s' % (len(lines), len({line['run_id'] for line in lines}),
       ', '.join('%s%s: %d' % (op, ' (check)' if check else '', n) for (op, check), n in sorted(counts.items()))))

@@ -34,8 +34,9 @@ description:
     C(phone_number) (routes only), C(before) and C(after) (the resource before and after the operation, null when it
     did not or does not exist), C(check_mode) (the task's effective check mode, from C(--check) or its C(check_mode)
     keyword), C(changed), C(failed),
-    C(message) (the failure message, the no_log notice for a hidden result, else null), and C(user) (the operating-system
-    user running Ansible)."
+    C(message) (the failure message, the no_log notice for a hidden result, else null), C(user) (the operating-system
+    user running Ansible), and C(rotation_id) (the credential rotation the operation belongs to, from the task's
+    C(rotation_id), else null)."
 author:
   - piopiy.voice maintainers (@piopiy-voice)
 requirements:
@@ -150,7 +151,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import red
 
 COLLECTION_PREFIX = 'piopiy.voice.'
 FIELDS = ('time', 'run_id', 'playbook', 'play', 'host', 'task', 'module', 'operation', 'resource', 'agent_id', 'agent_name',
-          'phone_number', 'before', 'after', 'check_mode', 'changed', 'failed', 'message', 'user')
+          'phone_number', 'before', 'after', 'check_mode', 'changed', 'failed', 'message', 'user', 'rotation_id')
 
 
 def redact(value, secrets=()):
@@ -192,10 +193,11 @@ def build_lines(context, result, failed, secrets=()):
     """The audit lines of one task result: one per operation, or one with operation `none`.
 
     context holds the fields that do not come from the result (time, run_id, playbook, play, host, task,
-    module, check_mode, user). Only `operations`, `changed` and `msg` are read from the result.
+    module, check_mode, user). Only `operations`, `changed`, `msg` and `rotation_id` are read from the result.
     """
     operations = [item for item in result.get('operations') or [] if isinstance(item, dict)]
-    common = dict(context, changed=bool(result.get('changed')), failed=failed, message=result_message(result, failed))
+    common = dict(context, changed=bool(result.get('changed')), failed=failed, message=result_message(result, failed),
+                  rotation_id=result.get('rotation_id'))
     described = [describe(item) for item in operations] or [{'operation': 'none'}]
     return [redact(in_field_order(dict(common, **fields)), secrets) for fields in described]
 

@@ -23,7 +23,7 @@ import urllib.request
 import yaml
 
 FIELDS = ['time', 'run_id', 'playbook', 'play', 'host', 'task', 'module', 'operation', 'resource', 'agent_id', 'agent_name',
-          'phone_number', 'before', 'after', 'check_mode', 'changed', 'failed', 'message', 'user']
+          'phone_number', 'before', 'after', 'check_mode', 'changed', 'failed', 'message', 'user', 'rotation_id']
 TIME = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$')
 OPERATIONS = {'create', 'update', 'delete', 'map', 'unmap', 'none'}
 AGENT_ID = re.compile(r'^agent_[0-9a-f]+$')

@@ -61,7 +61,16 @@ def test_an_agent_operation_gives_every_field_in_order():
     (line,) = build_lines(CONTEXT, result, failed=False)
     assert list(line) == list(FIELDS)
     assert line == dict(CONTEXT, operation='update', resource='agent', agent_id='agent_1', agent_name='prod-support-agent',
-                        phone_number=None, before=AGENT_BEFORE, after=AGENT_AFTER, changed=True, failed=False, message=None)
+                        phone_number=None, before=AGENT_BEFORE, after=AGENT_AFTER, changed=True, failed=False, message=None,
+                        rotation_id=None)
+
+
+def test_every_line_of_a_rotation_step_carries_its_rotation_id():
+    result = {'changed': True, 'rotation_id': 'rotation-agent_1', 'operations': [
+        {'op': 'map', 'resource': 'route', 'phone_number': '+19499800001', 'agent_id': 'agent_2', 'before': ROUTE, 'after': ROUTE},
+        {'op': 'delete', 'resource': 'agent', 'id': 'agent_1', 'name': 'prod-support-agent', 'before': AGENT_BEFORE, 'after': None}]}
+    assert [line['rotation_id'] for line in build_lines(CONTEXT, result, failed=False)] == ['rotation-agent_1'] * 2
+    assert [line['rotation_id'] for line in build_lines(CONTEXT, {'rotation_id': 'rotation-agent_1'}, failed=True)] == ['rotation-agent_1']
 
 
 def test_each_route_operation_gives_its_own_line():
