@@ -91,7 +91,7 @@ DIST := $(STAGE_ROOT)/dist
 package-quality: stage
 	rm -rf $(DIST)
 	ansible-galaxy collection build --output-path $(DIST) . >/dev/null
-	GALAXY_IMPORTER_CONFIG=$(CURDIR)/tests/utils/galaxy-importer.cfg python -m galaxy_importer.main $(DIST)/piopiy-voice-*.tar.gz
+	cd $(DIST) && GALAXY_IMPORTER_CONFIG=$(CURDIR)/tests/utils/galaxy-importer.cfg python -m galaxy_importer.main piopiy-voice-*.tar.gz
 	cd $(STAGE) && ANSIBLE_COLLECTIONS_PATH=$(STAGE_ROOT) antsibull-docs lint-collection-docs --plugin-docs .
 	antsibull-changelog lint
 	tests/utils/changelog.sh check $(STAGE)
