@@ -43,7 +43,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_agents import 
     plan_agent_present,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import PiopiyAPIError
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import Operation, Pending, Plan, rendered
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import Operation, Plan
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import RouteBook, _map, parse_phone_numbers
 
 AGENT_STAGE, MAP_STAGE, UNMAP_STAGE, MERGE_STAGE = 0, 1, 2, 3
@@ -285,13 +285,6 @@ def created_twice(client, outcomes):
 def changed_underneath(failures):
     """Whether a write failed because the workspace changed since the read (an agent gone, a delete refused): a new round can converge."""
     return any(getattr(failure.error, 'status', None) in CONCURRENT_CHANGE_STATUSES for failure in failures)
-
-
-def numbers_routed_to(routes, agent_id):
-    """The numbers whose route points to the agent (an id, or the Pending of an agent the plan creates), sorted."""
-    wanted = rendered(agent_id)
-    return sorted(number for number, route in routes.items()
-                  if route['agent_id'] is agent_id or (not isinstance(route['agent_id'], Pending) and route['agent_id'] == wanted))
 
 
 def planned_agent(environment, current, agent_id, outcomes):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import ROUTE_TYPE, Settled
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import Operation, Plan, confirmed
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import Operation, Pending, Plan, confirmed, rendered
 
 E164 = re.compile(r'^\+[1-9]\d{7,14}$')
 HUMAN_NUMBER_SEPARATORS = re.compile(r'[\s().-]')
@@ -67,6 +67,16 @@ def parse_phone_numbers(option, raw_numbers):
     return numbers, problems
 
 
+def numbers_routed_to(routes, agent_id):
+    """The numbers whose route points to the agent (an id, or the Pending of an agent a plan creates), sorted.
+
+    A Pending matches only itself: two agents a plan creates are not one because both are still unknown.
+    """
+    wanted = rendered(agent_id)
+    return sorted(number for number, route in routes.items()
+                  if route['agent_id'] is agent_id or (not isinstance(route['agent_id'], Pending) and route['agent_id'] == wanted))
+
+
 class RouteBook:
     """The workspace's routes by number and its purchased numbers, from one walk of each list."""
 
@@ -89,7 +99,7 @@ class RouteBook:
 
     def routed_to(self, agent_id):
         """The numbers routed to the agent, sorted."""
-        return sorted(number for number, route in self.routes.items() if route['agent_id'] == agent_id)
+        return numbers_routed_to(self.routes, agent_id)
 
     def not_purchased(self, numbers):
         """A plan with one problem naming every number the workspace has not purchased, or an empty plan."""

@@ -404,6 +404,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_rotation impor
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import (
     RouteBook,
     guard_problems,
+    numbers_routed_to,
     parse_phone_numbers,
     plan_routes_present,
     plan_unmap_all,
@@ -620,9 +621,7 @@ class AgentTask(PiopiyTask):
         if self.numbers is not None and before:
             before['phone_numbers'] = state['book'].routed_to(current['id'])
         if self.numbers is not None and after is not None:
-            routes = state['book'].after(outcomes)
-            agent_id = rendered(self.agent_id)
-            after = dict(after, phone_numbers=sorted(number for number, route in routes.items() if rendered(route['agent_id']) == agent_id))
+            after = dict(after, phone_numbers=numbers_routed_to(state['book'].after(outcomes), self.agent_id))
         after = rendered(after)
         return dict(self.keeper.extra, agent=after or {}), before or {}, after or {}
 

@@ -245,7 +245,6 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_fleet import (
     CONVERGENCE_ROUNDS,
     changed_underneath,
     created_twice,
-    numbers_routed_to,
     parse_fleet,
     plan_fleet,
     planned_agent,
@@ -253,7 +252,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_fleet import (
     was_skipped,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import parallel_requests_problem, piopiy_module
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import normalize_route
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import normalize_route, numbers_routed_to
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_secret_file import write_secret_file
 
 RATE_LIMITED_ATTEMPTS = 20
