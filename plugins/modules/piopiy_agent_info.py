@@ -23,6 +23,18 @@ options:
     description:
       - Only the agent with this id.
     type: str
+  with_language:
+    description:
+      - Fill in the language of every listed agent. The API's list may leave it out, and then each such agent is read
+        by its id, O(parallel_requests) at a time. An agent deleted between the list and its read is left out.
+      - Agents found by O(name) or O(id) always carry their language.
+    type: bool
+    default: false
+  parallel_requests:
+    description:
+      - With O(with_language), how many agents are read at once, from 1 to 64.
+    type: int
+    default: 8
 seealso:
   - module: piopiy.voice.piopiy_agent
     description: An agent, and with O(piopiy.voice.piopiy_agent#module:phone_numbers) its complete set of numbers, in one task.
@@ -53,6 +65,12 @@ EXAMPLES = r"""
   piopiy.voice.piopiy_agent_info:
     name: prod-support-agent
   register: prod_agents
+
+- name: List every agent with its language, reading up to 16 agents at once
+  piopiy.voice.piopiy_agent_info:
+    with_language: true
+    parallel_requests: 16
+  register: piopiy_languages
 """
 
 RETURN = r"""
@@ -60,7 +78,7 @@ agents:
   description:
     - The matching agents.
     - The API's list may leave out C(language); it is then null for a plain listing, and filled in
-      when O(name) or O(id) is given.
+      when O(name) or O(id) is given, or O(with_language=true).
   returned: always
   type: list
   elements: dict
@@ -81,6 +99,13 @@ agents:
       description: The agent's status.
       type: str
       sample: active
+problems:
+  description:
+    - Every problem of the options, one message each; the task's C(msg) joins them.
+  returned: on failure, before any request
+  type: list
+  elements: str
+  sample: ["parallel_requests must be between 1 and 64, got 0"]
 status:
   description: The HTTP status of the API answer that failed the task; null when no answer came (a lost connection).
   returned: on failure from an API call
@@ -98,31 +123,48 @@ request_id:
   sample: req_5f2c9a1b7d3e4f60
 """
 
+from concurrent.futures import ThreadPoolExecutor
+
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_agents import agents_named, complete, find_by_id, normalize_agent
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import PiopiyAPIError
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import empty_id_problems, fail_api, piopiy_client, piopiy_module
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import problems_message
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import (
+    PARALLEL_REQUESTS_SPEC,
+    empty_id_problems,
+    fail_api,
+    parallel_requests_problem,
+    piopiy_client,
+    piopiy_module,
+)
 
 
-def find_agents(client, name=None, agent_id=None):
+def find_agents(client, name=None, agent_id=None, with_language=False, workers=1):
     if agent_id:
         agent = find_by_id(client, agent_id).agent
         return [agent] if agent else []
-    if name is None:
-        return [normalize_agent(agent) for agent in client.list_agents()]
-    # A name matches few agents: complete each one's language (None when it was deleted in between).
-    return [agent for agent in (complete(client, item) for item in agents_named(client.list_agents(), name)) if agent]
+    listed = client.list_agents()
+    if name is None and not with_language:
+        return [normalize_agent(agent) for agent in listed]
+    # A name matches few agents, and with_language asks for all: complete each one's language (None when deleted in between).
+    wanted = listed if name is None else agents_named(listed, name)
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(wanted)))) as pool:
+        return [agent for agent in pool.map(lambda item: complete(client, item), wanted) if agent]
 
 
 def main():
     module = piopiy_module(
-        dict(name=dict(type='str'), id=dict(type='str')),
+        dict(name=dict(type='str'), id=dict(type='str'), with_language=dict(type='bool', default=False),
+             parallel_requests=PARALLEL_REQUESTS_SPEC),
         mutually_exclusive=[('name', 'id')],
     )
-    problems = empty_id_problems(module.params, 'id')
+    params = module.params
+    problems = [problem for problem in empty_id_problems(params, 'id') + [parallel_requests_problem(params['parallel_requests'])]
+                if problem]
     if problems:
-        module.fail_json(msg=problems[0])
+        module.fail_json(msg=problems_message(problems), problems=problems)
     try:
-        agents = find_agents(piopiy_client(module), module.params['name'], module.params['id'])
+        agents = find_agents(piopiy_client(module, pool_size=params['parallel_requests']), params['name'], params['id'],
+                             params['with_language'], params['parallel_requests'])
     except PiopiyAPIError as error:
         fail_api(module, error)
     module.exit_json(changed=False, agents=agents)
