@@ -44,7 +44,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_agents import 
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import PiopiyAPIError
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import Operation, Plan
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import RouteBook, _map, parse_phone_numbers
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import RouteBook, _map, guard_problems, parse_phone_numbers
 
 AGENT_STAGE, MAP_STAGE, UNMAP_STAGE, MERGE_STAGE = 0, 1, 2, 3
 CONVERGENCE_ROUNDS = 3
@@ -56,12 +56,14 @@ AGENT_NAME_SUFFIX = '-support-agent'  # as the support_agent role names an envir
 class Environment:
     """One environment of the fleet as asked: its agent's name and language, its numbers, and whether they are all of them."""
 
-    def __init__(self, environment, name, language, numbers, exclusive):
+    def __init__(self, environment, name, language, numbers, exclusive, max_route_changes=None, allow_protected_changes=None):
         self.environment = environment
         self.name = name
         self.language = language
         self.numbers = numbers
         self.exclusive = exclusive
+        self.max_route_changes = max_route_changes  # this environment's own cap; None: none
+        self.allow_protected_changes = allow_protected_changes  # None: as the fleet allows
 
 
 def parse_fleet(raw_environments):
@@ -85,7 +87,10 @@ def parse_fleet(raw_environments):
         if problem:
             problems.append('environment %s: %s' % (label, problem))
         exclusive = True if raw.get('exclusive') is None else raw['exclusive']
-        environments.append(Environment(label, name, raw.get('language'), numbers, exclusive))
+        cap = raw.get('max_route_changes')
+        if cap is not None and cap < 0:
+            problems.append('environment %s: max_route_changes must be 0 or more, got %d' % (label, cap))
+        environments.append(Environment(label, name, raw.get('language'), numbers, exclusive, cap, raw.get('allow_protected_changes')))
     return environments, problems + conflicts(environments)
 
 
@@ -109,6 +114,20 @@ def _claims(environments, claimed):
         for value in claimed(environment):
             owners.setdefault(value, []).append(environment.environment)
     return owners
+
+
+def guard_fleet(fleet, environments, max_changes=None, protected=(), allow_protected=False):
+    """The guard rails over the whole plan (the task's cap) and over each environment's part of it (its cap, its override).
+
+    A protected number may change only in an environment that lists it and allows it, itself or through the fleet.
+    """
+    problems = guard_problems(fleet, set(number for environment in environments for number in environment.numbers), max_changes)
+    for environment in environments:
+        part = Plan([operation for operation in fleet.operations if fleet.owner.get(id(operation)) == environment.environment])
+        allow = allow_protected if environment.allow_protected_changes is None else environment.allow_protected_changes
+        problems.extend('environment %s: %s' % (environment.environment, problem)
+                        for problem in guard_problems(part, set(environment.numbers), environment.max_route_changes, protected, allow))
+    return problems
 
 
 class FleetState:

@@ -68,6 +68,17 @@ options:
             no environment of the fleet are unmapped.
         type: bool
         default: true
+      max_route_changes:
+        description:
+          - The most route changes (numbers mapped, moved or unmapped) the fleet may make for this environment; a fleet
+            whose plan has more for it fails before its first write, naming the environment. Not set, no limit of its own.
+          - O(max_route_changes) caps the whole fleet.
+        type: int
+      allow_protected_changes:
+        description:
+          - Allow re-routing or unrouting the O(protected_numbers) that this environment lists.
+          - When omitted, as O(allow_protected_changes) says for the whole fleet.
+        type: bool
   merge_duplicate_agents:
     description:
       - Whether several agents with an environment's agent name found when the fleet reads are merged into the one
@@ -97,11 +108,17 @@ options:
         down instead of failing it.
     type: float
     default: 0
+notes:
+  - The guard rails O(max_route_changes), O(protected_numbers) and O(allow_protected_changes) apply to the whole fleet,
+    one plan per workspace, so O(max_route_changes) is the cap of the run for that workspace;
+    O(environments[].max_route_changes) and O(environments[].allow_protected_changes) apply to one environment.
+    They are checked on the plan of the first round, before any write and in check mode too.
 seealso:
   - module: piopiy.voice.piopiy_agent
     description: One agent and its numbers.
 extends_documentation_fragment:
   - piopiy.voice.piopiy
+  - piopiy.voice.piopiy.guard_rails
   - piopiy.voice.piopiy.action_group
   - ansible.builtin.action_common_attributes
 attributes:
@@ -245,13 +262,14 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_fleet import (
     CONVERGENCE_ROUNDS,
     changed_underneath,
     created_twice,
+    guard_fleet,
     parse_fleet,
     plan_fleet,
     planned_agent,
     read_fleet,
     was_skipped,
 )
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import parallel_requests_problem, piopiy_module
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import GUARD_RAILS_SPEC, guard_rails, parallel_requests_problem, piopiy_module
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import normalize_route, numbers_routed_to
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_secret_file import write_secret_file
 
@@ -263,8 +281,9 @@ class FleetRun:
 
     def __init__(self, module, environments, problems):
         self.module = module
-        self.problems = problems  # of the input alone: reported with those the read finds, in one failure
         self.params = module.params
+        self.guards, guard_problems = guard_rails(self.params)
+        self.problems = problems + guard_problems  # of the input alone: reported with those the read finds, in one failure
         self.environments = environments
         self.token_files = {}
         self.late = []
@@ -328,6 +347,8 @@ class FleetRun:
         merge = self.params['merge_duplicate_agents'] or not first_round
         plan = plan_fleet(self.client, self.environments, state, merge, self.keep_token)
         problems = self.problems + plan.problems
+        if first_round:  # a later round only finishes what the checked plan started, after a concurrent change
+            problems.extend(guard_fleet(plan, self.environments, **self.guards))
         if first_round and problems:
             self.module.fail_json(msg=problems_message(problems), problems=problems, changed=False,
                                   **dict((key, value) for key, value in plan.facts.items() if value))
@@ -400,11 +421,14 @@ def main():
             language=dict(type='str'),
             phone_numbers=dict(type='list', elements='str', default=[]),
             exclusive=dict(type='bool', default=True),
+            max_route_changes=dict(type='int'),
+            allow_protected_changes=dict(type='bool'),
         )),
         merge_duplicate_agents=dict(type='bool', default=True),
         token_dir=dict(type='path'),
         parallel_requests=dict(type='int', default=64),
         max_requests_per_second=dict(type='float', default=0),
+        **GUARD_RAILS_SPEC
     ))
     environments, problems = parse_fleet(module.params['environments'])
     module.exit_json(**FleetRun(module, environments, option_problems(module.params) + problems).run())

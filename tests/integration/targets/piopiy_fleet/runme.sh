@@ -79,6 +79,20 @@ check reset
 playbook piopiy.voice.fleet --limit fleet-dev
 check fleet-playbook limited
 playbook piopiy.voice.fleet --check --diff
-playbook piopiy.voice.fleet
+echo "== a cap on the run's route changes over two workspaces stops the run before any write"
+check clear-log
+if playbook piopiy.voice.fleet -e support_agent_max_route_changes_per_run=2 >"$scratch/capped.out" 2>&1; then
+    cat "$scratch/capped.out"
+    echo "a run over its cap on route changes passed" >&2
+    exit 1
+fi
+grep -q "the run would make 3 route change(s) over 2 workspaces, more than support_agent_max_route_changes_per_run=2" "$scratch/capped.out" ||
+    { cat "$scratch/capped.out"; exit 1; }
+check no-writes
+playbook piopiy.voice.fleet -e support_agent_max_route_changes_per_run=3
 check fleet-playbook all
+echo "== the fleet's guard rails refuse before any write"
+check clear-log
+playbook guards.yml
+check no-writes
 echo "all fleet checks passed"

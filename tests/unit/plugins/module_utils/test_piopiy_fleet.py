@@ -14,6 +14,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_fleet import (
     FleetState,
     changed_underneath,
     created_twice,
+    guard_fleet,
     parse_fleet,
     plan_fleet,
     read_fleet,
@@ -137,6 +138,53 @@ def test_numbers_not_purchased_are_named_per_environment_and_nothing_is_planned_
         'environment prod: 1 number(s) are not purchased in this workspace: +15550000002. Nothing was changed: buy them, or remove them from the task',
     ]
     assert plan.facts['numbers'] == ['+15550000001', '+15550000002'] and workspace.writes == []
+
+
+# ---- guard rails: the whole fleet's cap, each environment's cap, protected numbers ----
+
+def guarded(environments, **guards):
+    workspace = Workspace([{'id': 'agent_a', 'name': 'dev-support-agent'}, {'id': 'agent_b', 'name': 'prod-support-agent'}],
+                          [(N1, 'agent_a'), (N2, 'agent_a'), (N3, 'agent_b')])
+    parsed, problems = parse_fleet(environments)
+    assert problems == []
+    plan = plan_fleet(workspace, parsed, read_fleet(workspace, parsed, 4))
+    return guard_fleet(plan, parsed, **guards), workspace
+
+
+def test_the_fleets_cap_counts_the_route_changes_of_every_environment_together():
+    environments = [{'environment': 'dev', 'phone_numbers': [N1, N2, N4]}, {'environment': 'prod', 'phone_numbers': [N3, N5]}]
+
+    assert guarded(environments, max_changes=2)[0] == []
+    problems, workspace = guarded(environments, max_changes=1)
+    assert problems == ['the task would make 2 route change(s), more than max_route_changes=1: map %s, map %s. Nothing was '
+                        'changed: check the numbers, or raise max_route_changes for a change this big' % (N4, N5)]
+    assert workspace.writes == []
+
+
+def test_an_environments_own_cap_counts_only_its_changes_and_names_it():
+    problems, unused = guarded([{'environment': 'dev', 'phone_numbers': [N1, N2, N4], 'max_route_changes': 1},
+                                {'environment': 'prod', 'phone_numbers': [N3, N5], 'max_route_changes': 0}])
+
+    assert problems == ['environment prod: the task would make 1 route change(s), more than max_route_changes=0: map %s. Nothing '
+                        'was changed: check the numbers, or raise max_route_changes for a change this big' % N5]
+
+
+def test_a_protected_number_changes_only_in_an_environment_that_lists_it_and_allows_it():
+    taking = [{'environment': 'dev', 'phone_numbers': [N1, N2]}, {'environment': 'prod', 'phone_numbers': [N1, N3]}]
+    refused = ['environment prod: the task would re-route or unroute protected number(s): %s (map). Nothing was changed: a protected '
+               'number is re-routed or unrouted only by a task that lists it and sets allow_protected_changes=true' % N1]
+    conflicts = parse_fleet(taking)[1]
+    assert conflicts  # two environments listing N1 is refused anyway: move it by listing it in prod only
+    moving = [{'environment': 'dev', 'phone_numbers': [N2]}, {'environment': 'prod', 'phone_numbers': [N1, N3]}]
+
+    assert guarded(moving, protected=[N1])[0] == refused
+    assert guarded(moving, protected=[N1], allow_protected=True)[0] == []
+    assert guarded([dict(moving[0]), dict(moving[1], allow_protected_changes=True)], protected=[N1])[0] == []
+    assert guarded([dict(moving[0]), dict(moving[1], allow_protected_changes=False)], protected=[N1], allow_protected=True)[0] == refused
+
+
+def test_a_negative_cap_of_an_environment_is_an_input_problem():
+    assert parse_fleet([{'environment': 'dev', 'max_route_changes': -1}])[1] == ['environment dev: max_route_changes must be 0 or more, got -1']
 
 
 # ---- stages: agents, then every map, then unmaps ----
