@@ -555,7 +555,9 @@ def lost_token_warning(params, agent):
 
 
 def name_lock(params):
-    """The lock on the agent name in the workspace of the task, on this machine."""
+    """The lock on the agent name in the workspace of the task, on this machine; None without a name (validate() says so)."""
+    if not params['name'] or not params['name'].strip():
+        return None
     return AgentLock(lock_path(params['api_base'], params['api_key'], params['name']), timeout=params['lock_timeout'],
                      what='agent name %r' % params['name'])
 
