@@ -405,6 +405,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_agents import 
     find_by_id,
     find_by_name,
     language_problem,
+    normalize_agent,
     plan_agent_absent,
     plan_agent_present,
     rename_problem,
@@ -642,7 +643,7 @@ class AgentTask(PiopiyTask):
                                      'run the task again' % (params['name'], own['id']))
                     break
                 book = RouteBook(client.list_routes())
-                keep = own if matches[0]['id'] == own['id'] else complete(client, matches[0]) or matches[0]
+                keep = own if matches[0]['id'] == own['id'] else complete(client, matches[0]) or normalize_agent(matches[0])
             except PiopiyAPIError as error:
                 self.late.append('agent %r (%s) was created; the check for agents a concurrent run created with its name then '
                                  'failed: %s; run the task again' % (params['name'], own['id'], error))

@@ -13,7 +13,9 @@ import time
 
 import pytest
 
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import Operation, Plan
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_lock import AgentLock, LockTimeout, lock_dir, lock_path
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import PiopiyTask, run_task
 
 BASE = 'http://127.0.0.1:8080/v1'
 KEY = 'pk_test_acme_0001'
@@ -105,3 +107,83 @@ def test_a_lock_directory_others_can_write_to_is_refused(tmp_path):
     with pytest.raises(OSError) as raised:
         AgentLock(path, timeout=0).acquire()
     assert 'only this user can write to' in str(raised.value)
+
+
+# ---- run_task holds a task's lock from before its read until after its last write ----
+
+class Exited(Exception):
+    pass
+
+
+class FakeModule:
+    def __init__(self):
+        self.params = {'api_key': KEY, 'api_base': BASE, 'timeout': 1.0, 'validate_certs': True}
+        self.check_mode = False
+        self._diff = False
+
+    def warn(self, unused_message):
+        pass
+
+    def exit_json(self, **result):
+        raise Exited(dict(result, failed=False))
+
+    def fail_json(self, **result):
+        raise Exited(dict(result, failed=True))
+
+
+class LockedTask(PiopiyTask):
+    """Notes, at each step, whether another holder could take the lock."""
+
+    kind = 'agent'
+
+    def __init__(self, path, timeout=5):
+        self.path = path
+        self.timeout = timeout
+        self.free_at = []
+        self.steps = []
+
+    def note(self, step):
+        self.steps.append(step)
+        try:
+            AgentLock(self.path, timeout=0).acquire().release()
+            self.free_at.append(step)
+        except LockTimeout:
+            pass
+
+    def lock(self):
+        return AgentLock(self.path, timeout=self.timeout)
+
+    def read(self, client):
+        self.note('read')
+        return {}
+
+    def plan(self, client, state):
+        def send(after):
+            self.note('write')
+            return after
+        return Plan([Operation('create', 'agent', 'one', None, {'id': 'agent_1', 'name': 'one'}, send)])
+
+    def converge(self, client, state, outcomes, door):
+        self.note('converge')
+        return outcomes
+
+    def result(self, state, outcomes):
+        return {}, {}, {}
+
+
+def test_run_task_holds_the_lock_over_read_writes_and_convergence_and_releases_it(path):
+    task = LockedTask(path)
+    with pytest.raises(Exited) as exited:
+        run_task(FakeModule(), task)
+    assert exited.value.args[0]['changed'] is True
+    assert task.steps == ['read', 'write', 'converge'] and task.free_at == []
+    AgentLock(path, timeout=0).acquire().release()
+
+
+def test_run_task_fails_before_its_read_when_the_lock_stays_taken(path):
+    task = LockedTask(path, timeout=0.1)
+    with AgentLock(path, timeout=0):
+        with pytest.raises(Exited) as exited:
+            run_task(FakeModule(), task)
+    result = exited.value.args[0]
+    assert result['failed'] and result['lock_file'] == path and path in result['msg'] and task.steps == []
