@@ -147,6 +147,21 @@ class Outcome:
         return '%s %s: %s' % (self.operation.action, self.operation.key, self.error)
 
 
+class SkippedWrite(dict):
+    """The answer of a send that found nothing left to do, such as an unmap of a number another run re-routed meanwhile.
+
+    It holds what the send found (the route read fresh, or nothing); the operation is reported neither as a change nor
+    as a failure.
+    """
+
+    def __init__(self, resource):
+        super().__init__(resource or {})
+
+
+def was_skipped(outcome):
+    return isinstance(outcome.resource, SkippedWrite)
+
+
 def confirmed(sent, answer):
     """The resource a write's answer confirms, both normalized: fields the answer leaves out are those that were sent."""
     return dict(sent, **dict((field, value) for field, value in answer.items() if value is not None))
@@ -209,8 +224,8 @@ def _inputs(operation, produced):
 
 
 def report(outcomes):
-    """(operations records, failures, changed) of a set of outcomes; changed only from what was applied."""
-    records = [outcome.operation.record(outcome.resource) for outcome in outcomes if outcome.applied]
+    """(operations records, failures, changed) of a set of outcomes; changed only from what was applied, not skipped."""
+    records = [outcome.operation.record(outcome.resource) for outcome in outcomes if outcome.applied and not was_skipped(outcome)]
     failures = [outcome for outcome in outcomes if not outcome.applied]
     return records, failures, bool(records)
 

@@ -43,7 +43,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_agents import 
     plan_agent_present,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import PiopiyAPIError
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import Operation, Plan
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import Operation, Plan, SkippedWrite
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import RouteBook, _map, guard_problems, parse_phone_numbers
 
 AGENT_STAGE, MAP_STAGE, UNMAP_STAGE, MERGE_STAGE = 0, 1, 2, 3
@@ -140,7 +140,7 @@ class FleetState:
 
     def agents_named(self, name):
         """The agents with this name, lowest id first: the first is the one the fleet keeps."""
-        return sorted(agents_named(self.agents, name), key=lambda agent: agent['id'])
+        return sorted_by_id(self.agents, name)
 
 
 def read_fleet(client, environments, workers):
@@ -281,15 +281,21 @@ def plan_merge_away(client, book, extra, operations, stage=MERGE_STAGE):
     return Plan([Operation('delete', 'agent', agent['name'], agent, None, send, stage=stage, requires=requires)])
 
 
-class SkippedWrite(dict):
-    """The answer of a send that found nothing left to do: the operation is reported neither as a change nor as a failure."""
-
-    def __init__(self, resource):
-        super().__init__(resource or {})
+def sorted_by_id(agents, name):
+    """The agents with this name, lowest id first: the first is the one the convergence rule keeps."""
+    return sorted(agents_named(agents, name), key=lambda agent: agent['id'])
 
 
-def was_skipped(outcome):
-    return isinstance(outcome.resource, SkippedWrite)
+def plan_converge(client, book, environment, matches):
+    """The convergence rule for one name, as its own plan: keep matches[0] (the lowest id), route to it the numbers the
+    environment lists and those of the other agents (unmapped instead, for an exclusive environment's unlisted numbers),
+    and delete the others once their numbers are moved. book: the routes read after the agents were listed.
+    """
+    keep = matches[0]['id']
+    plan = plan_numbers(client, book, environment, keep, [agent['id'] for agent in matches], set(environment.numbers))
+    for extra in matches[1:]:
+        plan.extend(plan_merge_away(client, book, extra, plan.operations))
+    return plan
 
 
 def created_twice(client, outcomes):

@@ -13,6 +13,7 @@ confirmed. A task object declares the rest: `kind` (the namespaced return key),
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
@@ -35,6 +36,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import 
     problems_message,
     report,
 )
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_lock import LockTimeout
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import parse_phone_numbers
 
 API_KEY_VARIABLE = 'PIOPIY_API_KEY'
@@ -146,21 +148,24 @@ class PiopiyTask:
         """Problems of this task's own making once the writes are done, such as a token file that could not be written."""
         return []
 
+    def lock(self):
+        """The lock (piopiy_lock.AgentLock) held from before the read until after the writes, or None."""
+        return None
+
+    def converge(self, client, state, outcomes, door):
+        """After the writes: the outcomes once any plan that converges with a concurrent run's writes is applied through door."""
+        return outcomes
+
 
 def run_task(module, task, workers=1):
-    """Check, read, plan; then report the plan (check mode) or apply it; exit with the namespaced result."""
+    """Check, read, plan; then report the plan (check mode) or apply it and converge; exit with the namespaced result.
+
+    The task's lock, if any, is held from before the read until after the last write.
+    """
     problems = [problem for problem in task.validate() if problem]
     client = piopiy_client(module, pool_size=max(workers, 1))
-    try:
-        state = task.read(client)
-    except PiopiyAPIError as error:
-        problems.append(str(error))
-        module.fail_json(msg=problems_message(problems), problems=problems, changed=False, **error.facts())
-    plan = task.plan(client, state)
-    problems.extend(plan.problems)
-    if problems:
-        module.fail_json(msg=problems_message(problems), problems=problems, changed=False, **plan.facts)
-    outcomes = planned_outcomes(plan) if module.check_mode else WriteDoor(workers).apply(plan)
+    with held(module, task.lock()):
+        state, outcomes = _read_plan_apply(module, task, client, problems, workers)
     operations, failures, changed = report(outcomes)
     values, before, after = task.result(state, outcomes)
     result = dict(values, changed=changed, operations=operations)
@@ -171,3 +176,38 @@ def run_task(module, task, workers=1):
         messages = ([failure_message(outcomes, failures)] if failures else []) + late
         module.fail_json(msg='; '.join(messages), **dict(first_api_error(failures), **result))
     module.exit_json(**result)
+
+
+@contextlib.contextmanager
+def held(module, lock):
+    """Hold the lock (None: no lock) for the block; a lock not free in time fails the task before its read."""
+    if lock is None:
+        yield
+        return
+    try:
+        lock.acquire()
+    except LockTimeout as error:
+        module.fail_json(msg=str(error), changed=False, lock_file=lock.path)
+    except OSError as error:
+        module.fail_json(msg='the lock file %s cannot be used (%s), so nothing was read or changed: it keeps two runs on this machine '
+                         'from creating one agent twice' % (lock.path, error.strerror or error), changed=False, lock_file=lock.path)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _read_plan_apply(module, task, client, problems, workers):
+    try:
+        state = task.read(client)
+    except PiopiyAPIError as error:
+        problems.append(str(error))
+        module.fail_json(msg=problems_message(problems), problems=problems, changed=False, **error.facts())
+    plan = task.plan(client, state)
+    problems.extend(plan.problems)
+    if problems:
+        module.fail_json(msg=problems_message(problems), problems=problems, changed=False, **plan.facts)
+    if module.check_mode:
+        return state, planned_outcomes(plan)
+    door = WriteDoor(workers)
+    return state, task.converge(client, state, door.apply(plan), door)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import ROUTE_TYPE, Settled
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import Operation, Pending, Plan, confirmed, rendered
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import Operation, Pending, Plan, confirmed, rendered, was_skipped
 
 E164 = re.compile(r'^\+[1-9]\d{7,14}$')
 HUMAN_NUMBER_SEPARATORS = re.compile(r'[\s().-]')
@@ -110,12 +110,14 @@ class RouteBook:
                               % (len(missing), ', '.join(missing))], facts={'numbers': missing})
 
     def after(self, outcomes):
-        """The routes by number once the applied outcomes are in."""
+        """The routes by number once the applied outcomes are in; a skipped write leaves the route it read fresh."""
         routes = dict(self.routes)
         for outcome in outcomes:
             if outcome.applied and outcome.operation.resource == 'route':
-                if outcome.resource is None:
+                if not outcome.resource:  # None after an unmap; an empty SkippedWrite when the route was gone
                     routes.pop(outcome.operation.key, None)
+                elif was_skipped(outcome):
+                    routes[outcome.operation.key] = normalize_route(outcome.resource)
                 else:
                     routes[outcome.operation.key] = outcome.resource
         return routes

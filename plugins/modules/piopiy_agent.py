@@ -14,6 +14,23 @@ description:
   - With O(phone_numbers), also route the agent's numbers, in the same task.
   - An agent is identified by its exact O(name). Piopiy allows several agents with one name;
     this module refuses to guess and fails when a name is ambiguous, listing the ids.
+  - "Runs that could create one agent take turns on the machine that runs the module (for this API module, normally the
+    controller, with C(connection: local)): with O(state=present) and O(name) (not O(id)), and with O(rotate), the task
+    holds an exclusive lock on the agent name in the workspace from before it reads until after its last write. Two
+    C(ansible-playbook) runs of one playbook started together, or a play over several hosts that all name one agent
+    without C(run_once), so create the agent once: the run that waits reads the agent the first one created. The lock
+    is a file in a directory of the user's own under the temporary directory, named by a digest of O(api_base), of the
+    API key and of the name (never the key itself); the system releases it when its holder ends, however it ends. See
+    O(lock_timeout). Check mode takes no lock."
+  - "Runs on different machines cannot share that lock, so after creating the agent the task lists the agents again. When
+    agents with the same name appeared meanwhile (created by a concurrent run), it applies the convergence rule of
+    M(piopiy.voice.piopiy_fleet): the agent with the lowest id is kept, the numbers of O(phone_numbers) and those of the
+    other agents are routed to it (a number not listed is unmapped instead with O(purge_phone_numbers=true)), and the
+    others are deleted once their numbers have moved. Every run applies the same rule, so whichever ends last leaves one
+    agent with every number. RV(agent) is then the agent kept, and these writes are in RV(operations). When the agent
+    this task created is the one merged away, the task warns: O(token_file) (or RV(agent_token)) then holds the token of
+    a deleted agent, and rotation (O(rotate)) issues a token for the agent kept."
+  - Agents with the name that existed when the task read are never merged by it; several of them fail the task, naming the ids.
 author:
   - piopiy.voice maintainers (@piopiy-voice)
 options:
@@ -139,6 +156,13 @@ options:
       - With O(phone_numbers), how many route writes are sent at once, from 1 to 64. V(1) sends them strictly one after another.
     type: int
     default: 8
+  lock_timeout:
+    description:
+      - How many seconds the task waits for the lock on the agent name (see the notes above) while another run on the same
+        machine holds it, before failing, naming the lock file and the pid of the run that holds it. V(0) fails at once.
+      - A rotation holds the lock during its O(drain_seconds) too.
+    type: int
+    default: 300
 seealso:
   - module: piopiy.voice.piopiy_agent_info
     description: List agents, by name or id.
@@ -337,6 +361,11 @@ msg:
   description: What failed and how to fix it. After a write that did not go through, which changes were applied and which not.
   returned: on failure
   type: str
+lock_file:
+  description: The lock file on the agent name that the task could not take in time, or could not use.
+  returned: on failure, when the lock is the cause
+  type: str
+  sample: /tmp/piopiy-voice-locks-1000/agent-5c0ffee5c0ffee5c0ffee5c0ffee5c0f.lock
 problems:
   description:
     - Every problem that stopped the task before its first write, one message each; RV(msg) joins them.
@@ -372,15 +401,25 @@ import datetime
 import time
 
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_agents import (
+    complete,
     find_by_id,
     find_by_name,
     language_problem,
+    normalize_agent,
     plan_agent_absent,
     plan_agent_present,
     rename_problem,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import PiopiyAPIError
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import Plan, rendered
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_fleet import (
+    CONVERGENCE_ROUNDS,
+    Environment,
+    changed_underneath,
+    plan_converge,
+    sorted_by_id,
+)
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_lock import DEFAULT_LOCK_TIMEOUT, AgentLock, lock_path
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import (
     GUARD_RAILS_SPEC,
     PARALLEL_REQUESTS_SPEC,
@@ -516,6 +555,33 @@ def lost_token_warning(params, agent):
     return None
 
 
+def name_lock(params):
+    """The lock on the agent name in the workspace of the task, on this machine; None without a name (validate() says so)."""
+    if not params['name'] or not params['name'].strip():
+        return None
+    return AgentLock(lock_path(params['api_base'], params['api_key'], params['name']), timeout=params['lock_timeout'],
+                     what='agent name %r' % params['name'])
+
+
+def lock_timeout_problem(seconds):
+    if seconds < 0:
+        return 'lock_timeout must be 0 or more seconds, got %d' % seconds
+    return None
+
+
+def merged_away_warning(params, own, keep, stored, returned):
+    """The warning when the agent this task created was merged into a concurrent run's agent, and so deleted."""
+    text = ('agent %r (%s) that this task created was merged into agent %s, which a concurrent run created with the same name '
+            'and which has the lowest id of them (the convergence rule): its numbers now route to %s, and %s was deleted'
+            % (params['name'], own['id'], keep['id'], keep['id'], own['id']))
+    if stored:
+        text += ('; token_file %s holds the token of the deleted agent %s, not of %s: %s'
+                 % (params['token_file'], own['id'], keep['id'], ROTATE_ADVICE))
+    elif returned:
+        text += '; the agent_token returned is that of the deleted agent %s: %s' % (own['id'], ROTATE_ADVICE)
+    return text
+
+
 def token_file_problems(params):
     problems = []
     if params['token_env_names'] is not None:
@@ -541,11 +607,61 @@ class AgentTask(PiopiyTask):
         self.keeper = CredentialKeeper(module)
         self.agent_id = None  # plan() sets it: the agent's id, or a Pending for the agent the plan creates
         self.guards, self.guard_problems = guard_rails(self.params)
+        self.converged = None  # converge() sets it: (the agent kept, the routes read with it, the outcomes of converging)
+        self.late = []
+
+    def lock(self):
+        """Creating by name: the lock on the name, so that runs on this machine never both create it."""
+        params = self.params
+        if params['state'] != 'present' or params['id'] or self.module.check_mode:
+            return None
+        return name_lock(params)
+
+    def converge(self, client, state, outcomes, door):
+        """After this task created the agent: apply the convergence rule when agents with its name appeared meanwhile.
+
+        The read found no agent with the name (else nothing was created), so every other agent with it now was created by a
+        concurrent run, on another machine (runs on this one take turns). As piopiy_fleet does: the lowest id is kept, the
+        numbers this task lists and those of the others are routed to it, and the others are deleted. A round whose writes
+        meet the concurrent run's own merge is followed by another.
+        """
+        created = [outcome.resource for outcome in outcomes
+                   if outcome.applied and outcome.operation.resource == 'agent' and outcome.operation.action == 'create']
+        if not created:
+            return outcomes
+        own, params = created[0], self.params
+        numbers = self.numbers or []
+        environment = Environment(params['name'], params['name'], params['language'], numbers,
+                                  self.numbers is not None and params['purge_phone_numbers'])
+        for unused_round in range(CONVERGENCE_ROUNDS):
+            try:
+                matches = sorted_by_id(client.list_agents(), params['name'])
+                if [agent['id'] for agent in matches] == [own['id']]:
+                    break  # alone with its name: nothing to converge
+                if not matches:
+                    self.late.append('agent %r (%s) was created, but no agent has that name any more: another run deleted it; '
+                                     'run the task again' % (params['name'], own['id']))
+                    break
+                book = RouteBook(client.list_routes())
+                keep = own if matches[0]['id'] == own['id'] else complete(client, matches[0]) or normalize_agent(matches[0])
+            except PiopiyAPIError as error:
+                self.late.append('agent %r (%s) was created; the check for agents a concurrent run created with its name then '
+                                 'failed: %s; run the task again' % (params['name'], own['id'], error))
+                break
+            applied = door.apply(plan_converge(client, book, environment, matches))
+            outcomes = [outcome for outcome in outcomes if outcome.applied] + applied  # converging retries what failed
+            self.converged = (keep, book, applied)
+            if not changed_underneath([outcome for outcome in applied if not outcome.applied]):
+                break
+        if self.converged and self.converged[0]['id'] != own['id']:
+            self.module.warn(merged_away_warning(params, own, self.converged[0], self.keeper.stored, 'agent_token' in self.keeper.extra))
+        return outcomes
 
     def validate(self):
         params = self.params
         problems = empty_id_problems(params, 'id') + self.number_problems + self.guard_problems + token_file_problems(params)
         problems.append(parallel_requests_problem(params['parallel_requests']))
+        problems.append(lock_timeout_problem(params['lock_timeout']))
         if params['name'] is not None and not params['name'].strip():
             problems.append('name must not be empty: give the agent a name such as prod-support-agent')
         problems.append(language_problem(params['language']))
@@ -613,20 +729,23 @@ class AgentTask(PiopiyTask):
 
     def result(self, state, outcomes):
         current = state['lookup'].agent
-        after = current
+        after, book, agent_id = current, state['book'], self.agent_id
         for outcome in outcomes:
             if outcome.operation.resource == 'agent' and outcome.applied:
                 after = outcome.resource  # None after a delete
+        if self.converged:  # the agent kept by the convergence rule, and the routes as converging left them
+            after, book, converging = self.converged
+            agent_id, outcomes = after['id'], converging
         before = dict(current) if current else None
         if self.numbers is not None and before:
             before['phone_numbers'] = state['book'].routed_to(current['id'])
         if self.numbers is not None and after is not None:
-            after = dict(after, phone_numbers=numbers_routed_to(state['book'].after(outcomes), self.agent_id))
+            after = dict(after, phone_numbers=numbers_routed_to(book.after(outcomes), agent_id))
         after = rendered(after)
         return dict(self.keeper.extra, agent=after or {}), before or {}, after or {}
 
     def problems_after_apply(self):
-        return self.keeper.late
+        return self.keeper.late + self.late
 
 
 class RotationTask(PiopiyTask):
@@ -656,9 +775,14 @@ class RotationTask(PiopiyTask):
         if params['rotate'] == 'due' and parse_duration(params['token_max_age'] or '') is None:
             problems.append('rotate=due needs token_max_age, a duration such as 90d, 12h or 30m (a bare number is days): got %r'
                             % params['token_max_age'])
+        problems.append(lock_timeout_problem(params['lock_timeout']))
         if params['drain_seconds'] < 0:
             problems.append('drain_seconds must be 0 or more, got %d' % params['drain_seconds'])
         return problems
+
+    def lock(self):
+        """The lock on the agent's name: a rotation and another task on the agent on this machine take turns."""
+        return None if self.module.check_mode else name_lock(self.params)
 
     def read(self, client):
         state = read_rotation(client.list_agents(), self.params['name'])
@@ -765,6 +889,7 @@ def main():
             phone_numbers=dict(type='list', elements='str'),
             purge_phone_numbers=dict(type='bool', default=True),
             parallel_requests=PARALLEL_REQUESTS_SPEC,
+            lock_timeout=dict(type='int', default=DEFAULT_LOCK_TIMEOUT),
             **GUARD_RAILS_SPEC
         ),
         required_one_of=[('name', 'id')],

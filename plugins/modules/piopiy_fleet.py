@@ -257,6 +257,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import 
     problems_message,
     rendered,
     report,
+    was_skipped,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_fleet import (
     CONVERGENCE_ROUNDS,
@@ -267,10 +268,9 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_fleet import (
     plan_fleet,
     planned_agent,
     read_fleet,
-    was_skipped,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import GUARD_RAILS_SPEC, guard_rails, parallel_requests_problem, piopiy_module
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import normalize_route, numbers_routed_to
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import numbers_routed_to
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_secret_file import write_secret_file
 
 RATE_LIMITED_ATTEMPTS = 20
@@ -333,7 +333,7 @@ class FleetRun:
         agents = dict((environment.environment, planned_agent(environment, plan.current.get(environment.environment),
                                                               plan.agent_of.get(environment.environment), applied))
                       for environment in self.environments)
-        return self.result(first, outcomes, owner, agents, plan.agent_of, routes_after(state.book, applied))
+        return self.result(first, outcomes, owner, agents, plan.agent_of, state.book.after(applied))
 
     def read_and_plan(self, first_round):
         """The workspace read and the fleet planned; the first round fails on any problem, before any write.
@@ -389,18 +389,6 @@ class FleetRun:
             messages = ([failure_message(reported, failures)] if failures else []) + self.late
             self.module.fail_json(msg='; '.join(messages), **dict(first_api_error(failures), **result))
         return result
-
-
-def routes_after(book, outcomes):
-    """The routes by number once the outcomes are in; an unmap that found the number routed elsewhere keeps what it read."""
-    routes = book.after([outcome for outcome in outcomes if not was_skipped(outcome)])
-    for outcome in outcomes:
-        if was_skipped(outcome) and outcome.operation.resource == 'route':
-            if outcome.resource:
-                routes[outcome.operation.key] = normalize_route(outcome.resource)
-            else:
-                routes.pop(outcome.operation.key, None)
-    return routes
 
 
 def option_problems(params):

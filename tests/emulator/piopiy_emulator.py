@@ -364,10 +364,19 @@ class Store:
             if db.execute('SELECT 1 FROM agents WHERE id = ?', (agent_id,)).fetchone() is None:
                 return agent_id
 
-    def create_agent(self, workspace, name, language):
+    def create_agent(self, workspace, name, language, twin=None):
+        """twin (lower or higher): first create another agent with the name, its id sorting that way from this one's."""
         token = 'agt_live_' + secrets.token_hex(16)
         with self._transaction() as db:
             agent_id = self._new_agent_id(db)
+            if twin:
+                twin_id = self._new_agent_id(db)
+                while twin_id == agent_id:
+                    twin_id = self._new_agent_id(db)
+                low, high = sorted((agent_id, twin_id))
+                twin_id, agent_id = (low, high) if twin == 'lower' else (high, low)
+                db.execute('INSERT INTO agents (id, workspace_id, name, language) VALUES (?, ?, ?, ?)', (twin_id, workspace, name, language))
+                db.execute('INSERT INTO issued_tokens (token) VALUES (?)', ('agt_live_' + secrets.token_hex(16),))
             db.execute('INSERT INTO agents (id, workspace_id, name, language) VALUES (?, ?, ?, ?)',
                        (agent_id, workspace, name, language))
             db.execute('INSERT INTO issued_tokens (token) VALUES (?)', (token,))
@@ -488,6 +497,10 @@ FAULT_RULES = {
     'redirect_next': (0, _valid_count, 'an integer >= 0'),
     'redirect_to': ('http://127.0.0.2:9/v1', lambda value: isinstance(value, str) and value.startswith(('http://', 'https://')),
                     'an http:// or https:// URL'),
+    # A concurrent run's create landing just before this one: the next agent creates first make another agent with the
+    # same name and language, whose id sorts below (twin_id: lower) or above (higher) the id of the agent created.
+    'twin_next_creates': (0, _valid_count, 'an integer >= 0'),
+    'twin_id': ('lower', lambda value: value in ('lower', 'higher'), 'lower or higher'),
     'only': (None, lambda value: value is None or (isinstance(value, str) and re.match(r'^[A-Z]+ /\S*$', value) is not None),
              'null or a method and a path prefix, such as "POST /v1/phone-number-routing"'),
 }
@@ -582,6 +595,11 @@ class Faults:
             if self._targets(method, path) and self._take('odd_next'):
                 return self._settings['odd_body']
         return None
+
+    def take_twin(self):
+        """lower or higher when this agent create is to make a twin first (twin_next_creates), else None."""
+        with self._lock:
+            return self._settings['twin_id'] if self._take('twin_next_creates') else None
 
     def should_drop(self, method, path):
         """Whether to close the connection instead of answering this (already applied) request."""
@@ -809,7 +827,7 @@ class PiopiyApi:
 
     def create_agent(self, request, workspace, _ident):
         fields = validate_agent_fields(parse_json_object(request.body), partial=False)
-        return Reply(201, self.store.create_agent(workspace, fields['name'], fields['language']))
+        return Reply(201, self.store.create_agent(workspace, fields['name'], fields['language'], twin=self.faults.take_twin()))
 
     def get_agent(self, _request, workspace, agent_id):
         return Reply(200, self.store.get_agent(workspace, agent_id))

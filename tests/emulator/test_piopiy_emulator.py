@@ -48,6 +48,7 @@ FAULT_DEFAULTS = {
     'echo_auth_in_errors': False, 'rng_seed': None,
     'fail_next_429': 0, 'fail_next_5xx': 0, 'drop_next_posts': 0, 'only': None,
     'odd_next': 0, 'odd_body': 'empty', 'redirect_next': 0, 'redirect_to': 'http://127.0.0.2:9/v1',
+    'twin_next_creates': 0, 'twin_id': 'lower',
 }
 
 # Piopiy's published "AI Agents" examples, verbatim; only the base URL, the
@@ -708,7 +709,7 @@ def test_fault_defaults_and_replace_semantics(api):
     ({'rng_seed': 1.5}, 'rng_seed'), ({'fail_next_429': -1}, 'fail_next_429'), ({'drop_post_rate': None}, 'drop_post_rate'),
     ({'only': 'POST'}, 'only'), ({'only': '/v1/ai-agents'}, 'only'), ({'only': 'post /v1'}, 'only'), ({'only': 7}, 'only'),
     ({'odd_next': -1}, 'odd_next'), ({'odd_body': 'xml'}, 'odd_body'), ({'redirect_next': 1.5}, 'redirect_next'),
-    ({'redirect_to': 'ftp://x'}, 'redirect_to'),
+    ({'redirect_to': 'ftp://x'}, 'redirect_to'), ({'twin_next_creates': -1}, 'twin_next_creates'), ({'twin_id': 'first'}, 'twin_id'),
 ])
 def test_bad_fault_settings_are_400_and_keep_the_old_ones(api, faults, key):
     api.set_faults(retry_after=9)
@@ -809,6 +810,19 @@ def test_drop_next_posts_applies_then_drops(api):
     assert [agent['name'] for agent in api.state()['agents']] == ['Dropped']
     assert api.admin('GET', 'requests').json()['requests'][-1]['status'] == 0
     assert api.create_agent('Answered')['name'] == 'Answered'
+
+
+@pytest.mark.parametrize('twin_id', ['lower', 'higher'])
+def test_twin_next_creates_makes_a_same_named_agent_first(api, twin_id):
+    api.set_faults(twin_next_creates=1, twin_id=twin_id)
+    created = api.create_agent('Twinned', 'hi-IN')
+    agents = api.state()['agents']
+    assert [(agent['name'], agent['language']) for agent in agents] == [('Twinned', 'hi-IN')] * 2
+    twin = next(agent['id'] for agent in agents if agent['id'] != created['id'])
+    assert (twin < created['id']) == (twin_id == 'lower')
+    assert api.admin('GET', 'faults').json()['twin_next_creates'] == 0
+    assert api.create_agent('Alone')['name'] == 'Alone'
+    assert len(api.state()['agents']) == 3
 
 
 def test_drop_post_rate_applies_routes_then_drops(api):

@@ -18,6 +18,7 @@ import yaml
 
 WORKSPACE = 'ws_acme'
 ROUTES = '/v1/phone-number-routing'
+AGENTS = '/v1/ai-agents'
 
 
 class Mismatch(Exception):
@@ -92,6 +93,13 @@ def check_one_agent(emulator, name, *numbers):
     expect(all(routed.get(number) == name for number in numbers), 'every number routed to %s' % name, routed)
 
 
+def check_agent_writes(emulator, creates, deletes):
+    """Exactly so many agents created and deleted since the log was cleared: runs that took turns created once, merged nothing."""
+    writes = [entry['method'] for entry in emulator.log() if entry['path'].startswith(AGENTS) and entry['status'] < 300]
+    expect((writes.count('POST'), writes.count('DELETE')) == (int(creates), int(deletes)),
+           '%s agent create(s) and %s delete(s)' % (creates, deletes), writes)
+
+
 def check_saw_429(emulator, at_least):
     refused = [entry for entry in emulator.log() if entry['status'] == 429]
     expect(len(refused) >= int(at_least), 'at least %s answers 429' % at_least, len(refused))
@@ -121,6 +129,7 @@ COMMANDS = {
     'no-writes': check_no_writes,
     'one-agent': check_one_agent,
     'saw-429': check_saw_429,
+    'agent-writes': check_agent_writes,
     'fleet-playbook': check_fleet_playbook,
 }
 

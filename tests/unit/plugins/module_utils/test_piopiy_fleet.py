@@ -9,17 +9,20 @@ from __future__ import annotations
 import itertools
 
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import PiopiyAPIError, PiopiyClient
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import FAILED, Outcome, WriteDoor, report
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import FAILED, Outcome, WriteDoor, report, was_skipped
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_fleet import (
+    Environment,
     FleetState,
     changed_underneath,
     created_twice,
     guard_fleet,
     parse_fleet,
+    plan_converge,
     plan_fleet,
     read_fleet,
-    was_skipped,
+    sorted_by_id,
 )
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import RouteBook
 
 PURCHASED = ['+1949980000%d' % digit for digit in range(1, 10)]
 N1, N2, N3, N4, N5 = PURCHASED[:5]
@@ -340,3 +343,50 @@ def test_without_a_cap_nothing_waits_and_a_429_is_retried_longer_than_other_fail
     assert slept == []
     assert client._may_retry('POST', 429, 19) and not client._may_retry('POST', 429, 20)
     assert not client._may_retry('GET', 503, 5) and client._may_retry('GET', 503, 4)
+
+
+# ---- the convergence rule as its own plan (piopiy_agent after its create) ----
+
+def converge(workspace, numbers, exclusive):
+    """plan_converge for the name 'one', as piopiy_agent plans it once its create is applied: agents listed, then routes read."""
+    matches = sorted_by_id(workspace.list_agents(), 'one')
+    plan = plan_converge(workspace, RouteBook(workspace.list_routes()), Environment('one', 'one', None, numbers, exclusive), matches)
+    return plan, WriteDoor(4).apply(plan)
+
+
+def test_converging_onto_a_concurrent_runs_agent_moves_this_runs_numbers_then_deletes_its_own_agent():
+    # This run created agent_2 and mapped its numbers; a concurrent run's agent_1 has the lower id.
+    workspace = Workspace([{'id': 'agent_2', 'name': 'one'}, {'id': 'agent_1', 'name': 'one'}, {'id': 'agent_9', 'name': 'other'}],
+                          [(N1, 'agent_2'), (N2, 'agent_2'), (N4, 'agent_9')])
+    plan, outcomes = converge(workspace, [N1, N2], exclusive=True)
+
+    assert [(operation.stage, operation.action, operation.key) for operation in plan.operations] == [
+        (1, 'map', N1), (1, 'map', N2), (3, 'delete', 'one')]
+    assert [(operation.action, operation.key) for operation in plan.operations[-1].requires] == [('map', N1), ('map', N2)]
+    assert sorted(workspace.agents) == ['agent_1', 'agent_9'] and workspace.routes == {N1: 'agent_1', N2: 'agent_1', N4: 'agent_9'}
+    assert workspace.writes[-1] == ('delete', 'agent_2') and all(outcome.applied for outcome in outcomes)
+
+
+def test_converging_keeps_this_runs_agent_with_the_lower_id_and_takes_the_numbers_the_other_run_mapped():
+    # The concurrent run (agent_2) mapped a listed number and a number this task does not list.
+    routed = [(N1, 'agent_1'), (N2, 'agent_2'), (N3, 'agent_2')]
+    for exclusive, left in ((True, {N1: 'agent_1', N2: 'agent_1'}), (False, {N1: 'agent_1', N2: 'agent_1', N3: 'agent_1'})):
+        workspace = Workspace([{'id': 'agent_1', 'name': 'one'}, {'id': 'agent_2', 'name': 'one'}], routed)
+        plan, unused = converge(workspace, [N1, N2], exclusive)
+        assert list(workspace.agents) == ['agent_1'] and workspace.routes == left
+        assert [operation.action for operation in plan.operations] == ['map', 'unmap' if exclusive else 'map', 'delete']
+
+
+def test_converging_with_no_numbers_listed_moves_every_number_of_the_others_and_unmaps_nothing():
+    workspace = Workspace([{'id': 'agent_1', 'name': 'one'}, {'id': 'agent_3', 'name': 'one'}, {'id': 'agent_2', 'name': 'one'}],
+                          [(N1, 'agent_3'), (N2, 'agent_2')])
+    plan, unused = converge(workspace, [], exclusive=False)
+    assert list(workspace.agents) == ['agent_1'] and workspace.routes == {N1: 'agent_1', N2: 'agent_1'}
+    assert [operation.action for operation in plan.operations].count('delete') == 2
+
+
+def test_converging_after_the_other_run_deleted_this_runs_agent_routes_the_numbers_to_the_one_left():
+    workspace = Workspace([{'id': 'agent_1', 'name': 'one'}], [(N1, 'agent_1')])
+    plan, unused = converge(workspace, [N1, N2], exclusive=True)
+    assert [(operation.action, operation.key) for operation in plan.operations] == [('map', N2)]
+    assert workspace.routes == {N1: 'agent_1', N2: 'agent_1'}
