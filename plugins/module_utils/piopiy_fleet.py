@@ -31,6 +31,8 @@ meanwhile) is followed by another: read again, plan again, apply.
 
 from __future__ import annotations
 
+import random
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_agents import (
@@ -47,7 +49,10 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import 
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import RouteBook, _map, guard_problems, parse_phone_numbers
 
 AGENT_STAGE, MAP_STAGE, UNMAP_STAGE, MERGE_STAGE = 0, 1, 2, 3
-CONVERGENCE_ROUNDS = 3
+CONVERGENCE_ROUNDS = 5
+# Before each new round, a random pause of up to this many seconds times the round's number: two runs that met
+# each other's writes then rarely read and write in step again.
+ROUND_JITTER_SECONDS = 0.25
 # A write answered so because another run changed the workspace since this run read it: not found, conflict, unprocessable.
 CONCURRENT_CHANGE_STATUSES = (404, 409, 422)
 AGENT_NAME_SUFFIX = '-support-agent'  # as the support_agent role names an environment's agent
@@ -305,6 +310,11 @@ def created_twice(client, outcomes):
         return set()
     names = [agent.get('name') for agent in client.list_agents()]
     return set(name for name in created if names.count(name) > 1)
+
+
+def pause_before_round(round_number):
+    """A random pause before convergence round round_number (1 for the first one after the writes): runs fall out of step."""
+    time.sleep(random.uniform(0, ROUND_JITTER_SECONDS * round_number))
 
 
 def changed_underneath(failures):

@@ -45,9 +45,20 @@ def lock_dir(base=None):
 
 def lock_path(api_base, api_key, name, base=None):
     """The lock file of one agent name in one workspace: the key itself never appears, only a digest of its digest."""
-    key_digest = hashlib.sha256(api_key.encode('utf-8')).hexdigest()
-    identity = '\n'.join((api_base.rstrip('/'), key_digest, name))
-    return os.path.join(lock_dir(base), 'agent-%s.lock' % hashlib.sha256(identity.encode('utf-8')).hexdigest()[:32])
+    return _lock_file('agent', (api_base.rstrip('/'), _digest(api_key), name), base)
+
+
+def workspace_lock_path(api_base, api_key, base=None):
+    """The lock file of a whole workspace, which a fleet run holds: fleets of one workspace on this machine take turns."""
+    return _lock_file('fleet', (api_base.rstrip('/'), _digest(api_key)), base)
+
+
+def _digest(text):
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()
+
+
+def _lock_file(kind, identity, base):
+    return os.path.join(lock_dir(base), '%s-%s.lock' % (kind, _digest('\n'.join(identity))[:32]))
 
 
 def _own_directory(path):

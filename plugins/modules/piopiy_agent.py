@@ -414,6 +414,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import Pio
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import Plan, rendered
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_fleet import (
     CONVERGENCE_ROUNDS,
+    pause_before_round,
     Environment,
     changed_underneath,
     plan_converge,
@@ -633,7 +634,9 @@ class AgentTask(PiopiyTask):
         numbers = self.numbers or []
         environment = Environment(params['name'], params['name'], params['language'], numbers,
                                   self.numbers is not None and params['purge_phone_numbers'])
-        for unused_round in range(CONVERGENCE_ROUNDS):
+        for round_number in range(CONVERGENCE_ROUNDS):
+            if round_number:
+                pause_before_round(round_number)
             try:
                 matches = sorted_by_id(client.list_agents(), params['name'])
                 if [agent['id'] for agent in matches] == [own['id']]:

@@ -28,9 +28,14 @@ description:
     to it (or unmapped, for an O(environments[].exclusive) environment's unlisted numbers) and the others are deleted;
     each run applies this rule to the names it finds duplicated when it reads and, after its writes, to the names it
     created, so whichever run ends last leaves exactly one agent per name. Every such write is in RV(operations).
+  - On the machine that runs it, the task holds an exclusive lock on the workspace from before it reads until after its
+    last write (not in check mode), so fleet runs of one workspace there take turns, as several hosts that all run the
+    task without C(run_once) do; see O(lock_timeout). The lock file is in the directory of the
+    M(piopiy.voice.piopiy_agent) locks, named by a digest of O(api_base) and of the API key. Runs on other machines are
+    covered by the convergence rule.
   - A round of writes that meets a concurrent run's changes (an agent already merged away, a delete refused because
-    numbers were mapped to the agent meanwhile) is followed by another round of read, plan and apply, three rounds
-    at most; its RV(operations) lists the writes of every round.
+    numbers were mapped to the agent meanwhile) is followed, after a short random pause, by another round of read,
+    plan and apply, five rounds at most; its RV(operations) lists the writes of every round.
   - The playbook C(playbooks/fleet.yml) runs it once per workspace over an inventory of environments.
 author:
   - piopiy.voice maintainers (@piopiy-voice)
@@ -100,6 +105,12 @@ options:
         a rate limit answered with 429 pauses them all, so a lower value is only needed for a service that cannot take it.
     type: int
     default: 64
+  lock_timeout:
+    description:
+      - How many seconds the task waits for the lock on the workspace while another fleet run on the same machine holds
+        it, before failing, naming the lock file and the pid of the run that holds it. V(0) fails at once.
+    type: int
+    default: 300
   max_requests_per_second:
     description:
       - A cap on the API requests this task starts per second, over all its parallel requests. V(0) sets no cap.
@@ -221,6 +232,11 @@ msg:
   description: What failed and how to fix it.
   returned: on failure
   type: str
+lock_file:
+  description: The lock file of the workspace that the task could not take in time, or could not use.
+  returned: on failure, when the lock is the cause
+  type: str
+  sample: /tmp/piopiy-voice-locks-1000/fleet-5c0ffee5c0ffee5c0ffee5c0ffee5c0f.lock
 problems:
   description: Every problem that stopped the task before its first write, one message each, naming the environments and values.
   returned: on failure, before any write
@@ -261,6 +277,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import 
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_fleet import (
     CONVERGENCE_ROUNDS,
+    pause_before_round,
     changed_underneath,
     created_twice,
     guard_fleet,
@@ -269,7 +286,14 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_fleet import (
     planned_agent,
     read_fleet,
 )
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import GUARD_RAILS_SPEC, guard_rails, parallel_requests_problem, piopiy_module
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_lock import DEFAULT_LOCK_TIMEOUT, AgentLock, workspace_lock_path
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import (
+    GUARD_RAILS_SPEC,
+    guard_rails,
+    held,
+    parallel_requests_problem,
+    piopiy_module,
+)
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import numbers_routed_to
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_secret_file import write_secret_file
 
@@ -314,11 +338,20 @@ class FleetRun:
         return keep
 
     def run(self):
-        """Rounds of read, plan, apply: one, unless a concurrent run changed the workspace underneath this one."""
+        """Rounds of read, plan, apply, holding the workspace's lock: one round, unless a run elsewhere changed the workspace."""
+        params = self.params
+        lock = None if self.module.check_mode else AgentLock(workspace_lock_path(params['api_base'], params['api_key']),
+                                                             timeout=params['lock_timeout'], what='the fleet of this workspace')
+        with held(self.module, lock):
+            return self.rounds()
+
+    def rounds(self):
         workers = self.params['parallel_requests']
         first = last = None
         outcomes, owner = [], {}
         for round_number in range(1 if self.module.check_mode else CONVERGENCE_ROUNDS):
+            if round_number:
+                pause_before_round(round_number)
             state, plan = self.read_and_plan(first_round=round_number == 0)
             if round_number and plan.problems:
                 self.late.append('a new round after a concurrent change found: %s' % problems_message(plan.problems))
@@ -393,6 +426,8 @@ class FleetRun:
 
 def option_problems(params):
     problems = [parallel_requests_problem(params['parallel_requests'])]
+    if params['lock_timeout'] < 0:
+        problems.append('lock_timeout must be 0 or more seconds, got %d' % params['lock_timeout'])
     if params['max_requests_per_second'] < 0:
         problems.append('max_requests_per_second must be 0 (no cap) or more, got %s' % params['max_requests_per_second'])
     token_dir = params['token_dir']
@@ -416,6 +451,7 @@ def main():
         token_dir=dict(type='path'),
         parallel_requests=dict(type='int', default=64),
         max_requests_per_second=dict(type='float', default=0),
+        lock_timeout=dict(type='int', default=DEFAULT_LOCK_TIMEOUT),
         **GUARD_RAILS_SPEC
     ))
     environments, problems = parse_fleet(module.params['environments'])

@@ -52,11 +52,14 @@ playbook moves.yml -e moves_shift=4 -e moves_reverse=true
 check faults '{}'
 check moves 4
 
-echo "== one agent named by five hosts at once, without run_once"
+echo "== one agent named by five hosts at once, without run_once: they take turns on the workspace's lock"
+check clear-log
 playbook same_agent.yml --forks 5
 check one-agent fleet-shared-agent +19499800007 +19499800008
+check agent-writes 1 0
 
-echo "== two runs of one playbook started together, three times"
+echo "== two runs of one playbook started together, three times: five agents created once each"
+check clear-log
 for tag in a b c; do
     playbook race.yml -e race_tag=$tag >"$scratch/a.out" 2>&1 &
     first=$!
@@ -73,6 +76,7 @@ for tag in a b c; do
         check one-agent "race$tag-$index-support-agent" "+14155551$(printf %03d $index)"
     done
 done
+check agent-writes 15 0
 
 echo "== playbooks/fleet.yml: two workspaces in one inventory, --limit, then all"
 check reset

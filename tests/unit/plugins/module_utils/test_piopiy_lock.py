@@ -14,7 +14,7 @@ import time
 import pytest
 
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import Operation, Plan
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_lock import AgentLock, LockTimeout, lock_dir, lock_path
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_lock import AgentLock, LockTimeout, lock_dir, lock_path, workspace_lock_path
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import PiopiyTask, run_task
 
 BASE = 'http://127.0.0.1:8080/v1'
@@ -34,6 +34,14 @@ def test_the_lock_file_is_named_by_workspace_and_name_never_by_the_key(tmp_path)
     others = [lock_path(BASE, KEY, 'dev-support-agent', base=base), lock_path(BASE, 'pk_test_other_0001', 'prod-support-agent', base=base),
               lock_path('https://api.piopiy.com/v1', KEY, 'prod-support-agent', base=base)]
     assert len(set(others + [first])) == 4
+
+
+def test_a_fleet_locks_its_whole_workspace_in_a_file_of_its_own_kind(tmp_path):
+    base = str(tmp_path)
+    fleet = workspace_lock_path(BASE, KEY, base=base)
+    assert fleet == workspace_lock_path(BASE + '/', KEY, base=base) and KEY not in fleet
+    assert os.path.basename(fleet).startswith('fleet-') and os.path.dirname(fleet) == lock_dir(base)
+    assert fleet not in (lock_path(BASE, KEY, '', base=base), workspace_lock_path(BASE, 'pk_test_other_0001', base=base))
 
 
 def test_a_second_holder_in_another_thread_waits_until_the_first_releases(path):
