@@ -102,7 +102,11 @@ echo "exit status: $status (16: drift)"
 [ "$status" -eq 16 ] || exit 1
 cat "$work/plan/plan.md"
 
-heading "10. Guard rails: a misspelt variable and a teardown of two environments stop before any write"
+heading "10. Guard rails: a misspelt variable, a run over its cap on route changes and a teardown of two environments stop before any write"
+status=0
+play support_agent.yml -e support_agent_max_route_changes_per_run=1 || status=$?
+echo "exit status: $status (the pre-flight refused the run before any environment was written)"
+[ "$status" -ne 0 ] || exit 1
 status=0
 play support_agent.yml --limit staging -e '{"support_agent_phone_number": []}' || status=$?
 echo "exit status: $status (the run was refused)"

@@ -11,11 +11,13 @@ short_description: Append an audit line for every change piopiy.voice modules ma
 version_added: 0.1.0
 description:
   - Appends one JSON object a line (JSON Lines) to O(audit_log) for every task result of a C(piopiy.voice) module,
-    in check mode too, so that who changed which agent or phone number route, when, and from what to what, is on record.
-  - A task result gives one line per item of the module's C(operations) return value, one per write it did
-    (or in check mode would do). A result with no operations (nothing to change, an info module, or a failure
-    before any write) gives one line with C(operation=none). Each item of a loop is a task result of its own.
-    Skipped and unreachable results give no line.
+    so that who changed which agent or phone number route, when, and from what to what, is on record.
+  - A task result gives one line per item of the module's C(operations) return value, one per write it did.
+    A result with no operations (nothing to change, an info module, or a failure before any write) gives one line
+    with C(operation=none). Each item of a loop is a task result of its own. Skipped and unreachable results give no line.
+  - A task in check mode (the run's C(--check), or the task's C(check_mode) keyword, such as the pre-flight of
+    C(support_agent_max_route_changes_per_run)) writes nothing, and by default gives no line, so that the trail holds
+    what was done, not what was planned. O(record_check_mode) records its planned operations too, marked C(check_mode=true).
   - Lines are built from C(operations) and a few task fields only, never from the module arguments, so neither the
     API key nor an agent token is written. Strings are also scrubbed of C(Bearer) credentials, C(agt_) agent tokens,
     values shaped like Piopiy API keys (C(pk_live_), C(pk_test_)) and the value of E(PIOPIY_API_KEY).
@@ -33,7 +35,7 @@ description:
     C(agent_id) (for a route, the agent it points to after a map or before an unmap), C(agent_name) (agents only),
     C(phone_number) (routes only), C(before) and C(after) (the resource before and after the operation, null when it
     did not or does not exist), C(check_mode) (the task's effective check mode, from C(--check) or its C(check_mode)
-    keyword), C(changed), C(failed),
+    keyword; true only with O(record_check_mode)), C(changed), C(failed),
     C(message) (the failure message, the no_log notice for a hidden result, else null), C(user) (the operating-system
     user running Ansible), and C(rotation_id) (the credential rotation the operation belongs to, from the task's
     C(rotation_id), else null)."
@@ -92,6 +94,18 @@ options:
     ini:
       - section: callback_piopiy_audit
         key: audit_syslog_facility
+  record_check_mode:
+    description:
+      - Also record the results of tasks in check mode, one line per operation the task would do, marked
+        C(check_mode=true), for those who want planned changes in the trail. By default a check run records nothing.
+    type: bool
+    default: false
+    version_added: 0.1.0
+    env:
+      - name: PIOPIY_AUDIT_RECORD_CHECK_MODE
+    ini:
+      - section: callback_piopiy_audit
+        key: record_check_mode
   audit_display:
     description:
       - Also print every audit line in the run's own output, at every verbosity, after the tag C(piopiy.voice.audit:).
@@ -349,9 +363,11 @@ class CallbackModule(CallbackBase):
         self.playbook = None
         self.play = None
         self.sinks = []
+        self.record_check_mode = False
 
     def set_options(self, task_keys=None, var_options=None, direct=None):
         super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        self.record_check_mode = self.get_option('record_check_mode')
         self.sinks = [AuditLog(self.get_option('audit_log'), self._display.warning)]
         if self.get_option('audit_syslog'):
             self.sinks.append(SyslogSink(self.get_option('audit_syslog_address'), self.get_option('audit_syslog_facility'),
@@ -383,6 +399,9 @@ class CallbackModule(CallbackBase):
         # A loop's summary result repeats what its items, audited one by one, already said.
         if not module.startswith(COLLECTION_PREFIX) or isinstance(data.get('results'), list):
             return
+        check_mode = bool(task_fields.get('check_mode'))
+        if check_mode and not self.record_check_mode:
+            return  # a plan, not a change: the trail holds what was done
         context = {
             'time': utc_now(),
             'run_id': self.run_id,
@@ -391,7 +410,7 @@ class CallbackModule(CallbackBase):
             'host': host.get_name(),
             'task': result.task_name,
             'module': module,
-            'check_mode': bool(task_fields.get('check_mode')),
+            'check_mode': check_mode,
             'user': self.user,
         }
         for line in build_lines(context, data, failed, self.secrets):

@@ -21,6 +21,8 @@ description:
     C(ansible-playbook) would otherwise exit 0, it exits with status B(16) instead. A failed task or an unreachable
     host keeps C(ansible-playbook)'s own status (2 or 4), so a broken run is never mistaken for drift or for a clean
     one. Tasks of other collections (C(ansible.builtin.set_fact), a C(debug) with C(changed_when)) never count."
+  - "In a run without C(--check), the result of a task in check mode (its C(check_mode) keyword, such as the pre-flight
+    of C(support_agent_max_route_changes_per_run)) is a prediction, not a change: the report leaves it out."
   - A C(piopiy.voice) task result counts as a change when it has operations or reports C(changed). A failure that
     C(ignore_errors) or a C(rescue) absorbs is Ansible's business; the run's status follows Ansible, and the report
     marks the environment.
@@ -404,6 +406,9 @@ class CallbackModule(CallbackBase):
         data = result_part(result, 'result')
         # A loop's summary result repeats its items, which were collected one by one.
         if not module.startswith(COLLECTION_PREFIX) or isinstance(data.get('results'), list):
+            return
+        # In a real run, a task in check mode (such as a pre-flight) predicted and did nothing: not in the report of what was done.
+        if not self.check_mode and result_part(result, 'task_fields').get('check_mode'):
             return
         self.plan.add_result(result_part(result, 'host').get_name(), data, result.task_name)
 

@@ -2,11 +2,19 @@
 # Copyright: piopiy.voice contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The unknown_variables filter: variable names a role does not know, each with the known name it most resembles."""
+"""The guard filters of the support_agent role.
+
+unknown_variables: variable names a role does not know, each with the known name it most resembles.
+run_route_changes: the problem of a run whose environments together plan more route changes than a cap.
+"""
 
 from __future__ import annotations
 
 import difflib
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import run_route_changes_problem
 
 
 def unknown_variables(names, known, ignore_prefixes=()):
@@ -24,6 +32,19 @@ def unknown_variables(names, known, ignore_prefixes=()):
     return described
 
 
+def run_route_changes(operations_by_environment, max_changes, option='max_route_changes_per_run'):
+    """The message of a run over the cap, or an empty string; see run_route_changes_problem."""
+    if not isinstance(operations_by_environment, dict):
+        raise AnsibleFilterError('run_route_changes expects {environment: operations}, got %s' % type(operations_by_environment).__name__)
+    try:
+        max_changes = int(max_changes)
+    except (TypeError, ValueError):
+        raise AnsibleFilterError('%s must be a whole number of route changes, got %r' % (option, max_changes))
+    if max_changes < 0:
+        raise AnsibleFilterError('%s must be 0 or more, got %d' % (option, max_changes))
+    return run_route_changes_problem(operations_by_environment, max_changes, option) or ''
+
+
 class FilterModule:
     def filters(self):
-        return {'unknown_variables': unknown_variables}
+        return {'unknown_variables': unknown_variables, 'run_route_changes': run_route_changes}

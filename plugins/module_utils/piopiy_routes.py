@@ -151,6 +151,35 @@ def plan_unmap_all(client, book, agent_id, stage=0):
     return Plan([_unmap(client, book, number, stage) for number in book.routed_to(agent_id)])
 
 
+def describe_route_changes(changes, shown=10):
+    """'map +1..., unmap +2... and N more': the first `shown` of the (action, phone number) pairs of a guard's message."""
+    text = ', '.join('%s %s' % (action, number) for action, number in changes[:shown])
+    return text + (' and %d more' % (len(changes) - shown) if len(changes) > shown else '')
+
+
+def run_route_changes_problem(operations_by_environment, max_changes, option='max_route_changes_per_run'):
+    """The problem of a run whose environments together plan more route changes than max_changes, or None.
+
+    operations_by_environment: {environment: the `operations` a module returned for it (in check mode, its plan)}.
+    Route changes are counted as the per-task guard counts them: every map (add or move) and unmap of a route.
+    option: the name of the setting that holds max_changes, as the message names it.
+    """
+    counts = []
+    for environment in sorted(operations_by_environment):
+        changes = [(item.get('op'), item.get('phone_number')) for item in operations_by_environment[environment] or []
+                   if isinstance(item, dict) and item.get('resource') == 'route']
+        if changes:
+            counts.append((environment, changes))
+    total = sum(len(changes) for unused, changes in counts)
+    if total <= max_changes:
+        return None
+    return ('the run would make %d route change(s) in %d environment(s), more than %s=%d: %s. Nothing was changed in any '
+            'environment: check the numbers, or raise %s for a change this big'
+            % (total, len(counts), option, max_changes,
+               '; '.join('%s %d (%s)' % (environment, len(changes), describe_route_changes(changes)) for environment, changes in counts),
+               option))
+
+
 def guard_problems(plan, listed, max_changes=None, protected=(), allow_protected=False):
     """Problems that stop a plan whose route changes look like a mistake, before its first write.
 
@@ -160,11 +189,9 @@ def guard_problems(plan, listed, max_changes=None, protected=(), allow_protected
     changes = [operation for operation in plan.operations if operation.resource == 'route']
     problems = []
     if max_changes is not None and len(changes) > max_changes:
-        shown = ', '.join('%s %s' % (operation.action, operation.key) for operation in changes[:10])
-        more = ' and %d more' % (len(changes) - 10) if len(changes) > 10 else ''
-        problems.append('the task would make %d route change(s), more than max_route_changes=%d: %s%s. Nothing was changed: '
+        problems.append('the task would make %d route change(s), more than max_route_changes=%d: %s. Nothing was changed: '
                         'check the numbers, or raise max_route_changes for a change this big'
-                        % (len(changes), max_changes, shown, more))
+                        % (len(changes), max_changes, describe_route_changes([(operation.action, operation.key) for operation in changes])))
     guarded = set(protected)
     touched = [operation for operation in changes if operation.key in guarded and operation.before is not None]
     refused = [operation for operation in touched if not (allow_protected and operation.key in listed)]

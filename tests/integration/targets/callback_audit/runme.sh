@@ -25,11 +25,24 @@ check() {
 
 check reset "$config"
 
-echo "== create, update, delete, map and unmap: with --check, then for real"
+echo "== create, update, delete, map and unmap: a --check run records nothing, a real run what it did"
 export PIOPIY_AUDIT_LOG="$scratch/lifecycle.jsonl"
 playbook lifecycle.yml --check "$@"
+if [ -e "$PIOPIY_AUDIT_LOG" ]; then
+    cat "$PIOPIY_AUDIT_LOG"
+    echo "a --check run wrote to the audit trail" >&2
+    exit 1
+fi
 playbook lifecycle.yml "$@"
 check lifecycle "$PIOPIY_AUDIT_LOG"
+
+echo "== record_check_mode (environment, then ansible.cfg): the planned operations too, marked check_mode"
+export PIOPIY_AUDIT_LOG="$scratch/planned.jsonl"
+PIOPIY_AUDIT_RECORD_CHECK_MODE=true playbook lifecycle.yml --check "$@"
+mkdir "$scratch/planned"
+printf '[callback_piopiy_audit]\nrecord_check_mode = true\n' >"$scratch/planned/ansible.cfg"
+ANSIBLE_CONFIG="$scratch/planned/ansible.cfg" playbook lifecycle.yml "$@"
+check planned "$PIOPIY_AUDIT_LOG"
 
 echo "== failures, loop items, no_log and short module names"
 export PIOPIY_AUDIT_LOG="$scratch/failures.jsonl"
@@ -65,11 +78,13 @@ fi
 check concurrent "$PIOPIY_AUDIT_LOG"
 
 echo "== run ids: one per run, shared by its lines"
-check distinct-runs 6 "$scratch/lifecycle.jsonl" "$scratch/failures.jsonl" "$scratch/cfg/fleet.jsonl" "$scratch/concurrent.jsonl"
+check distinct-runs 7 "$scratch/lifecycle.jsonl" "$scratch/planned.jsonl" "$scratch/failures.jsonl" "$scratch/cfg/fleet.jsonl" \
+    "$scratch/concurrent.jsonl"
 
 echo "== no API key and no agent token in any audit file"
-# Tokens issued: 1 lifecycle, 3 failures (one hidden by no_log), 10 fleet, 20 concurrent.
-check secrets "$config" 34 "$scratch/lifecycle.jsonl" "$scratch/failures.jsonl" "$scratch/cfg/fleet.jsonl" "$scratch/concurrent.jsonl"
+# Tokens issued: 2 lifecycle (default and planned), 3 failures (one hidden by no_log), 10 fleet, 20 concurrent.
+check secrets "$config" 35 "$scratch/lifecycle.jsonl" "$scratch/planned.jsonl" "$scratch/failures.jsonl" "$scratch/cfg/fleet.jsonl" \
+    "$scratch/concurrent.jsonl"
 
 echo "== syslog over UDP and the run's own output (as AWX keeps it) get every line the file gets"
 # Not through check(): $! must be the listener itself for the trap to stop it.
@@ -86,7 +101,7 @@ check sinks "$scratch/sinks.jsonl" "$scratch/syslog.txt" "$scratch/sinks.out"
 echo "== an audit log that cannot be written: one warning, and the play succeeds"
 touch "$scratch/not-a-directory"
 export PIOPIY_AUDIT_LOG="$scratch/not-a-directory/audit.jsonl"
-output=$(playbook lifecycle.yml --check "$@" 2>&1) || { echo "$output"; echo "the play failed" >&2; exit 1; }
+output=$(playbook lifecycle.yml "$@" 2>&1) || { echo "$output"; echo "the play failed" >&2; exit 1; }
 # Display wraps long warnings: join the lines before counting.
 warnings=$(tr -s ' \n' '  ' <<<"$output" | grep -o 'piopiy.voice.audit cannot write the audit log' | wc -l)
 if [ "$warnings" -ne 1 ]; then

@@ -116,4 +116,40 @@ expect_output "7 agent(s) and 3 route(s) that no environment of the inventory ma
 expect_output "route +19499800004 -> Billing"
 expect_output "agent {{ 6 * 7 }}"
 workspace no-writes
+
+echo "== the per-run cap: the drift above is 3 route changes in 3 environments; over the cap nothing is written"
+audit_lines=$(wc -l <"$PIOPIY_AUDIT_LOG")
+workspace clear-log
+expect_status 2 ansible-playbook -i "$inventory" piopiy.voice.support_agent -e support_agent_max_route_changes_per_run=2
+expect_output "the run would make 3 route change(s) in 3 environment(s), more than support_agent_max_route_changes_per_run=2:"
+expect_output "cafe-deja-vu 1 (map +19499800005); dev 1 (unmap +19499800003); sales-bot 1 (map +19499800003). Nothing was changed in any environment"
+workspace no-writes
+test "$(wc -l <"$PIOPIY_AUDIT_LOG")" -eq "$audit_lines"  # the pre-flight runs in check mode: nothing in the audit trail
+
+echo "== at the cap the run applies, and its report holds what it did, not the pre-flight's prediction too"
+expect_status 0 ansible-playbook -i "$inventory" piopiy.voice.support_agent -e support_agent_max_route_changes_per_run=3
+# One environment at a time: dev unmaps +19499800003 before sales-bot maps it, so the map finds no route.
+workspace plan "$PIOPIY_PLAN_DIR" applied \
+    'cafe-deja-vu,create,-,-,Café Déjà-Vu!' 'cafe-deja-vu,map,+19499800005,agent_id,Café Déjà-Vu!' \
+    'dev,unmap,+19499800003,dev-support-agent,-' 'sales-bot,map,+19499800003,-,Sales Bot'
+expect_status 0 ansible-playbook -i "$inventory" piopiy.voice.support_agent --check
+expect_output "changed=0"
+
+echo "== the cap unset costs no module run; set, one check-mode run per environment"
+workspace clear-log
+expect_status 0 ansible-playbook -i "$inventory" piopiy.voice.support_agent
+expect_output "changed=0"
+reads_unset=$(workspace requests GET)
+workspace clear-log
+expect_status 0 ansible-playbook -i "$inventory" piopiy.voice.support_agent -e support_agent_max_route_changes_per_run=0
+reads_set=$(workspace requests GET)
+workspace no-writes
+if [ "$reads_unset" -eq 0 ] || [ "$reads_set" -ne $((2 * reads_unset)) ]; then
+    echo "expected the pre-flight to double the reads of a converged run ($reads_unset without it), got $reads_set" >&2
+    exit 1
+fi
+if grep -q '"check_mode": true' "$PIOPIY_AUDIT_LOG"; then
+    echo "a task in check mode was recorded in the audit trail" >&2
+    exit 1
+fi
 echo "all export and drift checks passed"

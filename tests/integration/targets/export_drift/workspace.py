@@ -93,6 +93,11 @@ def no_writes(emulator):
     expect(writes == [], 'the run wrote to the API', *writes)
 
 
+def count_requests(emulator, method):
+    """Prints how many requests with this method the emulator logged since the last clear-log."""
+    print(sum(1 for request in emulator.call('GET', 'requests', admin=True)['requests'] if request['method'] == method))
+
+
 def clear_log(emulator):
     emulator.call('DELETE', 'requests', admin=True)
 
@@ -138,11 +143,13 @@ def exported(emulator, directory):
 
 
 def plan(directory, drift, *rows):
-    """plan.json has the drift flag and exactly these rows: environment,action,phone_number,before-agent,after-agent."""
+    """plan.json has exactly these rows: environment,action,phone_number,before-agent,after-agent; drift is the flag of a
+    --check run (drift or clean), or applied for the report of a real run."""
     with open(os.path.join(directory, 'plan.json'), encoding='utf-8') as handle:
         data = json.load(handle)
-    expect(data['schema_version'] == 1 and data['mode'] == 'check', 'plan header differs', data)
-    expect(data['drift'] == (drift == 'drift'), 'drift flag differs', data['drift'])
+    expect(data['schema_version'] == 1 and data['mode'] == ('apply' if drift == 'applied' else 'check'), 'plan header differs', data)
+    if drift != 'applied':
+        expect(data['drift'] == (drift == 'drift'), 'drift flag differs', data['drift'])
     got = []
     for environment in data['environments']:
         for change in environment['changes']:
@@ -157,7 +164,7 @@ def plan(directory, drift, *rows):
     expect('| environment | agent | number | before | after | action |' in table, 'plan.md has no table', table)
 
 
-COMMANDS = {'seed': seed, 'behind-the-back': behind_the_back, 'no-writes': no_writes, 'clear-log': clear_log,
+COMMANDS = {'seed': seed, 'behind-the-back': behind_the_back, 'no-writes': no_writes, 'clear-log': clear_log, 'requests': count_requests,
             'no-secrets': no_secrets, 'exported': exported}
 
 

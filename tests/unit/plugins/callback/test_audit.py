@@ -291,18 +291,39 @@ def test_the_default_audit_log_is_in_the_current_directory(monkeypatch, tmp_path
 
 def test_the_plugin_writes_the_lines_of_piopiy_results_only(plugin_factory, tmp_path):
     plugin = plugin_factory()
-    plugin.v2_runner_on_ok(task_result('piopiy.voice.piopiy_agent', CREATE, check_mode=True))
+    plugin.v2_runner_on_ok(task_result('piopiy.voice.piopiy_agent', CREATE))
     plugin.v2_runner_on_ok(task_result('ansible.builtin.debug', {'msg': 'hello'}))
     plugin.v2_runner_on_failed(task_result('piopiy.voice.piopiy_agent_info', {'msg': 'Bearer pk_test_acme_0001 refused'}, host='node02'),
                                ignore_errors=True)
     (created, failed) = read_lines(tmp_path / 'audit.jsonl')
     assert (created['playbook'], created['play'], created['host'], created['task']) == (os.path.abspath('site.yml'), 'Support', 'node01', 'Ensure the agent')
-    assert (created['module'], created['operation'], created['check_mode'], created['agent_id']) == ('piopiy.voice.piopiy_agent', 'create', True, 'agent_1')
+    assert (created['module'], created['operation'], created['check_mode'], created['agent_id']) == ('piopiy.voice.piopiy_agent', 'create', False, 'agent_1')
     assert re.match(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$', created['time'])
     assert (failed['host'], failed['module'], failed['operation'], failed['failed']) == ('node02', 'piopiy.voice.piopiy_agent_info', 'none', True)
     assert failed['message'] == 'Bearer ******** refused'
     assert created['run_id'] == failed['run_id']
     assert created['user'] and created['user'] == failed['user']
+
+
+def test_a_task_in_check_mode_gives_no_line_by_default(plugin_factory, tmp_path):
+    plugin = plugin_factory()
+    assert plugin.get_option('record_check_mode') is False
+    plugin.v2_runner_on_ok(task_result('piopiy.voice.piopiy_agent', CREATE, check_mode=True))
+    plugin.v2_runner_item_on_ok(task_result('piopiy.voice.piopiy_agent', dict(CREATE, item='x'), check_mode=True))
+    plugin.v2_runner_on_failed(task_result('piopiy.voice.piopiy_agent', {'msg': 'too many route changes'}, check_mode=True))
+    plugin.v2_runner_on_ok(task_result('piopiy.voice.piopiy_agent', CREATE, host='node02'))
+    (line,) = read_lines(tmp_path / 'audit.jsonl')
+    assert (line['host'], line['operation'], line['check_mode']) == ('node02', 'create', False)
+
+
+def test_record_check_mode_records_the_planned_operations_marked(plugin_factory, tmp_path, monkeypatch):
+    monkeypatch.setenv('PIOPIY_AUDIT_RECORD_CHECK_MODE', 'true')
+    plugin = plugin_factory()
+    plugin.v2_runner_on_ok(task_result('piopiy.voice.piopiy_agent', CREATE, check_mode=True))
+    plugin.v2_runner_on_ok(task_result('piopiy.voice.piopiy_agent', CREATE, host='node02'))
+    planned, done = read_lines(tmp_path / 'audit.jsonl')
+    assert (planned['host'], planned['operation'], planned['check_mode']) == ('node01', 'create', True)
+    assert (done['host'], done['operation'], done['check_mode']) == ('node02', 'create', False)
 
 
 def test_loop_items_are_audited_and_the_loop_summary_is_not(plugin_factory, tmp_path):
@@ -360,8 +381,9 @@ def old_task_result(action, data, host='node01', task='Ensure the agent', check_
 
 def test_the_task_results_of_older_cores_are_audited_like_new_ones(plugin_factory, tmp_path):
     plugin = plugin_factory()
-    plugin.v2_runner_on_ok(task_result('piopiy.voice.piopiy_agent', CREATE, check_mode=True))
-    plugin.v2_runner_on_ok(old_task_result('piopiy.voice.piopiy_agent', CREATE, check_mode=True))
+    plugin.v2_runner_on_ok(task_result('piopiy.voice.piopiy_agent', CREATE))
+    plugin.v2_runner_on_ok(old_task_result('piopiy.voice.piopiy_agent', CREATE))
+    plugin.v2_runner_on_ok(old_task_result('piopiy.voice.piopiy_agent', CREATE, check_mode=True))  # no line, as on new cores
     plugin.v2_runner_item_on_failed(old_task_result('piopiy.voice.piopiy_agent', {'msg': 'no agent', 'item': 'x'}, host='node02'))
     new, old, failed = read_lines(tmp_path / 'audit.jsonl')
     assert dict(new, time=None) == dict(old, time=None)

@@ -142,3 +142,24 @@ def test_exit_hook_replaces_success_only_and_installs_once(monkeypatch):
     getattr(sys, 'exit')(2)
     assert calls == [DRIFT_EXIT_STATUS, 2]
     assert plan_plugin.sys is sys
+
+
+class Stub:
+    def __init__(self, **attributes):
+        self.__dict__.update(attributes)
+
+
+def task_result(data, host='dev', check_mode=False):
+    """What the plugin reads of Ansible's CallbackTaskResult."""
+    return Stub(task=Stub(resolved_action='piopiy.voice.piopiy_agent'), result=data, host=Stub(get_name=lambda: host),
+                task_name='Ensure the agent', task_fields={'check_mode': check_mode})
+
+
+@pytest.mark.parametrize('run_in_check_mode, hosts', [(False, ['staging']), (True, ['dev', 'staging'])])
+def test_a_task_in_check_mode_of_a_real_run_is_a_prediction_not_a_change(monkeypatch, run_in_check_mode, hosts):
+    monkeypatch.setattr(plan_plugin.CallbackModule, 'check_mode', property(lambda self: run_in_check_mode))
+    plugin = plan_plugin.CallbackModule()
+    plugin.v2_runner_on_ok(task_result({'changed': True, 'operations': [mapped('+19499800001', None, 'agent_dev')]}, check_mode=True))
+    plugin.v2_runner_on_ok(task_result({'changed': True, 'operations': [mapped('+19499800002', None, 'agent_stg')]}, host='staging',
+                                       check_mode=run_in_check_mode))
+    assert sorted(plugin.plan.rows) == hosts

@@ -2,11 +2,15 @@
 # Copyright: piopiy.voice contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The unknown_variables and unmanaged_objects filters."""
+"""The unknown_variables, run_route_changes and unmanaged_objects filters."""
 
 from __future__ import annotations
 
-from ansible_collections.piopiy.voice.plugins.filter.guard import unknown_variables
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.piopiy.voice.plugins.filter.guard import run_route_changes, unknown_variables
 from ansible_collections.piopiy.voice.plugins.filter.unmanaged import unmanaged_objects
 
 KNOWN = ['support_agent_environment', 'support_agent_phone_numbers', 'support_agent_language', 'support_agent_exclusive']
@@ -24,6 +28,29 @@ def test_a_typo_is_named_with_the_option_it_resembles():
         'support_agent_langauge (did you mean support_agent_language?)',
         'support_agent_phone_number (did you mean support_agent_phone_numbers?)',
     ]
+
+
+MOVE = {'op': 'map', 'resource': 'route', 'phone_number': '+19499800001', 'agent_id': 'agent_2',
+        'before': {'agent_id': 'agent_1'}, 'after': {'agent_id': 'agent_2'}}
+CREATE = {'op': 'create', 'resource': 'agent', 'id': None, 'name': 'dev-support-agent', 'before': None, 'after': {}}
+
+
+def test_run_route_changes_is_empty_at_the_cap_and_names_the_option_over_it():
+    planned = {'dev': [CREATE, MOVE], 'prod': []}
+    assert run_route_changes(planned, '1') == ''
+    assert run_route_changes(planned, 0, 'support_agent_max_route_changes_per_run').startswith(
+        'the run would make 1 route change(s) in 1 environment(s), more than support_agent_max_route_changes_per_run=0: '
+        'dev 1 (map +19499800001).')
+
+
+@pytest.mark.parametrize('planned, cap, message', [
+    ({}, 'ten', r'max_route_changes_per_run must be a whole number of route changes, got .ten.'),
+    ({}, -1, r'max_route_changes_per_run must be 0 or more, got -1'),
+    ([MOVE], 1, r'run_route_changes expects \{environment: operations\}, got list'),
+])
+def test_run_route_changes_refuses_a_bad_cap_or_input(planned, cap, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        run_route_changes(planned, cap)
 
 
 def agent(agent_id, name):

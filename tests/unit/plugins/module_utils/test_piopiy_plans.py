@@ -15,13 +15,14 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_agents import 
     rename_problem,
     settle_create,
 )
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import Pending, WriteDoor
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import Pending, WriteDoor, planned_outcomes, report
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import (
     RouteBook,
     guard_problems,
     parse_phone_numbers,
     plan_routes_absent,
     plan_routes_present,
+    run_route_changes_problem,
     settle_map,
 )
 
@@ -139,6 +140,36 @@ def test_a_plan_with_more_route_changes_than_allowed_is_refused_naming_them():
     assert problems == ['the task would make 3 route change(s), more than max_route_changes=2: map +19499800001, map +19499800002, '
                         'unmap +19499800004. Nothing was changed: check the numbers, or raise max_route_changes for a change this big']
     assert guard_problems(plan, set(), max_changes=3) == []
+
+
+def check_mode_operations(plan):
+    """The `operations` a module returns for a plan in check mode."""
+    return report(planned_outcomes(plan))[0]
+
+
+def test_a_run_counts_route_changes_as_each_task_does_and_is_refused_over_its_cap_naming_every_environment():
+    dev = plan_routes_present(None, book(route('+19499800004', 'agent_1')), ['+19499800001', '+19499800002'], 'agent_1', exclusive=True)
+    prod = plan_routes_present(None, book(route('+19499800003', 'agent_1')), ['+19499800003'], 'agent_2', exclusive=True)
+    created, unused = plan_agent_present(None, None, 'staging-support-agent', 'en-US', lambda token: None)
+    planned = {'prod': check_mode_operations(prod), 'dev': check_mode_operations(dev), 'staging': check_mode_operations(created)}
+
+    assert run_route_changes_problem(planned, 4) is None
+    assert run_route_changes_problem(planned, 3, 'support_agent_max_route_changes_per_run') == (
+        'the run would make 4 route change(s) in 2 environment(s), more than support_agent_max_route_changes_per_run=3: '
+        'dev 3 (map +19499800001, map +19499800002, unmap +19499800004); prod 1 (map +19499800003). Nothing was changed in any '
+        'environment: check the numbers, or raise support_agent_max_route_changes_per_run for a change this big')
+    # The per-task guard counts the same changes: dev alone is over 2 for both.
+    assert guard_problems(dev, set(), max_changes=2) and run_route_changes_problem({'dev': check_mode_operations(dev)}, 2)
+
+
+def test_a_run_over_its_cap_shows_ten_numbers_of_an_environment_and_counts_the_rest():
+    numbers = ['+194998000%02d' % number for number in range(1, 13)]
+    plan = plan_routes_present(None, book(), numbers, 'agent_1', exclusive=True)
+
+    problem = run_route_changes_problem({'prod': check_mode_operations(plan), 'dev': [], 'staging': None}, 0)
+
+    assert problem.startswith('the run would make 12 route change(s) in 1 environment(s), more than max_route_changes_per_run=0: prod 12 (')
+    assert 'map +19499800010 and 2 more). Nothing was changed in any environment' in problem
 
 
 def test_a_protected_number_moves_only_when_the_task_lists_it_and_allows_it():
