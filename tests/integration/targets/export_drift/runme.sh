@@ -125,6 +125,10 @@ expect_output "the run would make 3 route change(s) in 3 environment(s), more th
 expect_output "cafe-deja-vu 1 (map +19499800005); dev 1 (unmap +19499800003); sales-bot 1 (map +19499800003). Nothing was changed in any environment"
 workspace no-writes
 test "$(wc -l <"$PIOPIY_AUDIT_LOG")" -eq "$audit_lines"  # the pre-flight runs in check mode: nothing in the audit trail
+# A dry run says the same: its last play checks what every environment planned against the cap.
+expect_status 2 ansible-playbook -i "$inventory" piopiy.voice.support_agent -e support_agent_max_route_changes_per_run=2 --check
+expect_output "cafe-deja-vu 1 (map +19499800005); dev 1 (unmap +19499800003); sales-bot 1 (map +19499800003). Nothing was changed in any environment"
+workspace no-writes
 
 echo "== at the cap the run applies, and its report holds what it did, not the pre-flight's prediction too"
 expect_status 0 ansible-playbook -i "$inventory" piopiy.voice.support_agent -e support_agent_max_route_changes_per_run=3
