@@ -152,6 +152,7 @@ def purchased_among(client, numbers):
     """Those of the numbers the workspace has purchased: the purchased numbers are walked until every one is found, or to the end."""
     if not numbers:
         return set()
+
     def every_one_found(items):
         return numbers <= set(item.get('number') for item in items)
     purchased = set(item.get('number') for item in client.list_purchased_numbers(until=every_one_found))
