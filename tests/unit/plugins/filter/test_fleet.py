@@ -12,7 +12,8 @@ from ansible.errors import AnsibleUndefinedVariable
 
 from ansible_collections.piopiy.voice.plugins.filter.fleet import fleet_summary, fleet_workspaces
 
-KEY_A, KEY_B = 'pk_test_acme_0001', 'pk_test_beta_0001'
+KEY_A = 'pk_test_acme_0001'
+KEY_B = 'pk_test_beta_0001'
 
 
 class UndefinedTemplates(dict):
