@@ -260,13 +260,17 @@ class PiopiyClient:
     def delete_route(self, phone_number):
         return self._delete(route_path(phone_number))
 
-    def list_purchased_numbers(self):
-        return self.walk(PURCHASED_NUMBERS)
+    def list_purchased_numbers(self, until=None):
+        return self.walk(PURCHASED_NUMBERS, until=until)
 
     # ---- transport ----
 
-    def walk(self, path, params=None):
-        """Every item of a paged list, following next_cursor to the last page."""
+    def walk(self, path, params=None, until=None):
+        """Every item of a paged list, following next_cursor to the last page.
+
+        until: a test of the items read so far, after each page; once it is true, the walk stops there (a caller that
+        looks for some items needs no more pages once it has them all).
+        """
         params = dict(params or {}, limit=PAGE_LIMIT)
         items, seen = [], set()
         while True:
@@ -276,7 +280,7 @@ class PiopiyClient:
                 raise PiopiyAPIError('GET', path, message='the answer has no "data" list of objects, so it is not a page of this list')
             items.extend(data)
             cursor = page.get('next_cursor')
-            if not cursor:
+            if not cursor or (until is not None and until(items)):
                 return items
             if cursor in seen:
                 raise PiopiyAPIError('GET', path, message='the API returned page cursor %r twice; stopped to avoid looping forever' % cursor)

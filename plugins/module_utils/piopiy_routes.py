@@ -72,9 +72,37 @@ def numbers_routed_to(routes, agent_id):
 
     A Pending matches only itself: two agents a plan creates are not one because both are still unknown.
     """
-    wanted = rendered(agent_id)
-    return sorted(number for number, route in routes.items()
-                  if route['agent_id'] is agent_id or (not isinstance(route['agent_id'], Pending) and route['agent_id'] == wanted))
+    return NumbersByAgent(routes).routed_to(agent_id)
+
+
+class NumbersByAgent:
+    """The numbers of routes by agent, indexed once: asking for every agent of a fleet costs one pass over the routes, not one each."""
+
+    def __init__(self, routes):
+        self._by_id = {}  # an agent id as the API gives it -> its numbers
+        self._by_pending = {}  # id() of a Pending -> (the Pending, its numbers)
+        for number, route in routes.items():
+            agent = route['agent_id']
+            if isinstance(agent, Pending):
+                self._by_pending.setdefault(id(agent), (agent, []))[1].append(number)
+            else:
+                self._by_id.setdefault(_hashable(agent), []).append(number)
+
+    def routed_to(self, agent_id):
+        """As numbers_routed_to: the routes whose agent is agent_id itself, or the id it renders as, sorted."""
+        numbers = list(self._by_id.get(_hashable(rendered(agent_id)), ()))
+        if isinstance(agent_id, Pending):
+            numbers.extend(self._by_pending.get(id(agent_id), (None, ()))[1])
+        return sorted(numbers)
+
+
+def _hashable(agent_id):
+    """An agent id as a dict key: an odd answer's list or object id is keyed by its text, which no string id equals."""
+    try:
+        hash(agent_id)
+    except TypeError:
+        return ('unhashable', repr(agent_id))
+    return agent_id
 
 
 class RouteBook:
@@ -83,6 +111,7 @@ class RouteBook:
     def __init__(self, routes, purchased=None):
         self.routes = dict((route['phone_number'], normalize_route(route)) for route in routes)
         self.purchased = purchased  # None when the task did not need to read them
+        self._numbers_by_agent = None
 
     @classmethod
     def read(cls, client, with_purchased=True):
@@ -98,8 +127,10 @@ class RouteBook:
         return route['agent_id'] if route else None
 
     def routed_to(self, agent_id):
-        """The numbers routed to the agent, sorted."""
-        return numbers_routed_to(self.routes, agent_id)
+        """The numbers routed to the agent, sorted; the routes are indexed by agent on the first call."""
+        if self._numbers_by_agent is None:
+            self._numbers_by_agent = NumbersByAgent(self.routes)
+        return self._numbers_by_agent.routed_to(agent_id)
 
     def not_purchased(self, numbers):
         """A plan with one problem naming every number the workspace has not purchased, or an empty plan."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: piopiy_fleet
 short_description: Apply many environments' support agents and numbers to one Piopiy workspace in one plan
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Applies a whole fleet of environments of one workspace at once, each environment being one agent (by name)
     and the phone numbers routed to it, as M(piopiy.voice.piopiy_agent) with O(piopiy.voice.piopiy_agent#module:phone_numbers)
@@ -16,9 +16,9 @@ description:
   - The fleet is checked as a whole before anything is written. One number listed by two environments,
     two environments naming one agent, malformed numbers, numbers the workspace has not purchased and
     bad languages fail the task, each named, and nothing is changed.
-  - The workspace is read once (one walk each of the agents and routes, and of the purchased numbers unless every
-    listed number already has a route, whatever the number of environments), then written in stages, each stage's
-    writes in parallel, so that the result does not depend on the order of the environments; agents are created or
+  - The workspace is read once (one walk each of the agents and routes, whatever the number of environments, and of the
+    purchased numbers only when a listed number has no route, up to the page where every such number is found), then
+    written in stages, each stage's writes in parallel, so that the result does not depend on the order of the environments; agents are created or
     updated first, then every environment's numbers are mapped, then numbers that no environment lists any more
     are unmapped. A number moved from one environment to another is mapped to its new agent (a map replaces a
     route) and never unmapped, and an unmap reads the route fresh first and leaves it alone when it now routes to
@@ -294,7 +294,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import 
     parallel_requests_problem,
     piopiy_module,
 )
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import numbers_routed_to
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import NumbersByAgent
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_secret_file import write_secret_file
 
 RATE_LIMITED_ATTEMPTS = 20
@@ -402,13 +402,16 @@ class FleetRun:
         state, plan = first
         reported = [outcome for outcome in outcomes if not was_skipped(outcome)]
         records, failures, changed = report(reported)
-        environments, before, after = {}, {}, {}
+        environments, before, after, applied = {}, {}, {}, {}
+        for outcome in reported:
+            if outcome.applied:
+                applied.setdefault(owner.get(id(outcome.operation)), []).append(outcome.operation.record(outcome.resource))
+        routed = NumbersByAgent(routes)
         for environment in self.environments:
             name = environment.environment
-            mine = [outcome.operation.record(outcome.resource) for outcome in reported
-                    if outcome.applied and owner.get(id(outcome.operation)) == name]
+            mine = applied.get(name, [])
             agent = agents[name]
-            numbers = numbers_routed_to(routes, agent_ids.get(name))
+            numbers = routed.routed_to(agent_ids.get(name))
             environments[name] = dict(agent=rendered(agent), phone_numbers=numbers, changed=bool(mine), operations=mine)
             if name in self.token_files:
                 environments[name]['agent_token_file'] = self.token_files[name]

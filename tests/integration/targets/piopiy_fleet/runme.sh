@@ -90,7 +90,7 @@ if playbook piopiy.voice.fleet -e support_agent_max_route_changes_per_run=2 >"$s
     echo "a run over its cap on route changes passed" >&2
     exit 1
 fi
-grep -q "the run would make 3 route change(s) over 2 workspaces, more than support_agent_max_route_changes_per_run=2" "$scratch/capped.out" ||
+grep -q "the run would make 3 route change(s) in 3 environment(s), more than support_agent_max_route_changes_per_run=2" "$scratch/capped.out" ||
     { cat "$scratch/capped.out"; exit 1; }
 check no-writes
 playbook piopiy.voice.fleet -e support_agent_max_route_changes_per_run=3

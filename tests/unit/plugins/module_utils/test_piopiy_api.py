@@ -60,6 +60,20 @@ def test_walk_follows_every_page_once(emulator, client):
     assert all('limit=100' in query for query in cursors)
 
 
+def test_walk_until_stops_at_the_page_where_the_test_holds(emulator, client):
+    for index in range(7):
+        create(client, 'agent-%d' % index)
+    emulator.faults(page_size_cap=3)
+    emulator.clear_log()
+    seen = []
+
+    agents = client.walk('/ai-agents', until=lambda items: seen.append(len(items)) or len(items) >= 4)
+
+    # After each page the test sees every item so far; it holds after the second page, so the third is never asked for.
+    assert seen == [3, 6] and len(agents) == 6
+    assert [call[:2] for call in api_calls(emulator)] == [('GET', '/v1/ai-agents')] * 2
+
+
 def test_walk_stops_on_a_cursor_that_repeats(sleeps):
     class Looping(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # pylint: disable=invalid-name

@@ -36,6 +36,7 @@ class Workspace:
         self.routes = dict((number, agent_id) for number, agent_id in routes)
         self.writes = []
         self.ids = itertools.count(100)
+        self.purchased_pages = 0
 
     def list_agents(self):
         return [{'id': agent['id'], 'name': agent['name'], 'status': 'active'} for agent in self.agents.values()]
@@ -83,8 +84,15 @@ class Workspace:
         self.writes.append(('unmap', number))
         return {}
 
-    def list_purchased_numbers(self):
-        return [{'number': number} for number in PURCHASED]
+    def list_purchased_numbers(self, until=None):
+        """The purchased numbers in pages of two, as far as until asks for."""
+        items = []
+        for start in range(0, len(PURCHASED), 2):
+            items.extend({'number': number} for number in PURCHASED[start:start + 2])
+            self.purchased_pages = start // 2 + 1
+            if until is not None and until(items):
+                break
+        return items
 
     def numbers_of(self, agent_id):
         return sorted(number for number, owner in self.routes.items() if owner == agent_id)
@@ -188,6 +196,21 @@ def test_a_protected_number_changes_only_in_an_environment_that_lists_it_and_all
 
 def test_a_negative_cap_of_an_environment_is_an_input_problem():
     assert parse_fleet([{'environment': 'dev', 'max_route_changes': -1}])[1] == ['environment dev: max_route_changes must be 0 or more, got -1']
+
+
+def test_purchased_numbers_are_walked_only_until_every_unrouted_number_is_found():
+    workspace = Workspace([], [(N1, 'agent_x')])
+    environments = fleet({'environment': 'dev', 'phone_numbers': [N1, N3]})
+    state = read_fleet(workspace, environments, 4)
+    # N1 has a route, so only N3 is looked for: it is on the second of five pages of two, and the walk stops there.
+    assert workspace.purchased_pages == 2 and plan_fleet(workspace, environments, state).problems == []
+
+
+def test_a_number_not_purchased_walks_every_page_of_purchased_numbers():
+    workspace = Workspace()
+    environments = fleet({'environment': 'dev', 'phone_numbers': [N1, '+15550000001']})
+    plan = plan_fleet(workspace, environments, read_fleet(workspace, environments, 4))
+    assert workspace.purchased_pages == 5 and plan.facts['numbers'] == ['+15550000001']
 
 
 # ---- stages: agents, then every map, then unmaps ----
