@@ -93,6 +93,14 @@ fi
 grep -q "the run would make 3 route change(s) in 3 environment(s), more than support_agent_max_route_changes_per_run=2" "$scratch/capped.out" ||
     { cat "$scratch/capped.out"; exit 1; }
 check no-writes
+if playbook piopiy.voice.fleet -e support_agent_max_route_changes_per_run=2 --check >"$scratch/capped.out" 2>&1; then
+    cat "$scratch/capped.out"
+    echo "a dry run over its cap on route changes passed" >&2
+    exit 1
+fi
+grep -q "the run would make 3 route change(s) in 3 environment(s), more than support_agent_max_route_changes_per_run=2" "$scratch/capped.out" ||
+    { cat "$scratch/capped.out"; exit 1; }
+check no-writes
 playbook piopiy.voice.fleet -e support_agent_max_route_changes_per_run=3
 check fleet-playbook all
 echo "== the fleet's guard rails refuse before any write"
