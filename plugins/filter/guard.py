@@ -14,8 +14,6 @@ import difflib
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import run_route_changes_problem
-
 
 def unknown_variables(names, known, ignore_prefixes=()):
     """Sorted descriptions of the names that are neither known nor under an ignored prefix.
@@ -42,6 +40,11 @@ def run_route_changes(operations_by_environment, max_changes, option='max_route_
         raise AnsibleFilterError('%s must be a whole number of route changes, got %r' % (option, max_changes))
     if max_changes < 0:
         raise AnsibleFilterError('%s must be 0 or more, got %d' % (option, max_changes))
+    # Imported here, not at the top: piopiy_routes brings the API client and requests (0.1-0.2 s), and Ansible imports
+    # every filter file of the collection in each task's worker that uses any piopiy.voice filter (fleet.yml's
+    # fleet_workspaces and fleet_summary, the role's unknown_variables), though only this filter needs it.
+    from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import run_route_changes_problem
+
     return run_route_changes_problem(operations_by_environment, max_changes, option) or ''
 
 

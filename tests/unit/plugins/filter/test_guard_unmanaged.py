@@ -6,6 +6,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from ansible.errors import AnsibleFilterError
@@ -76,3 +80,15 @@ def test_an_agent_managed_in_one_workspace_is_unmanaged_in_another_with_the_same
         {'environment': 'eu', 'agent_name': 'eu-support-agent', 'agents': [agent('agent_9', 'dev-support-agent')], 'routes': []},
     ]
     assert [item['id'] for item in unmanaged_objects(views)['agents']] == ['agent_9']
+
+
+def test_the_filter_files_load_without_the_api_client():
+    """Ansible imports every filter file of the collection in each worker that uses one of its filters: none brings requests."""
+    code = ('import sys\n'
+            'import ansible_collections.piopiy.voice.plugins.filter.export, ansible_collections.piopiy.voice.plugins.filter.fleet\n'
+            'import ansible_collections.piopiy.voice.plugins.filter.guard, ansible_collections.piopiy.voice.plugins.filter.unmanaged\n'
+            'print(sorted(name for name in sys.modules if name.split(".")[0] in ("requests", "urllib3") or name.endswith(".piopiy_api")))\n')
+    loaded = subprocess.run([sys.executable, '-c', code], env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+                            capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == '[]'
+    assert run_route_changes({'dev': [MOVE, MOVE]}, 1).startswith('the run would make 2 route change(s) in 1 environment(s)')
