@@ -127,8 +127,11 @@ def guard_fleet(fleet, environments, max_changes=None, protected=(), allow_prote
     A protected number may change only in an environment that lists it and allows it, itself or through the fleet.
     """
     problems = guard_problems(fleet, set(number for environment in environments for number in environment.numbers), max_changes)
+    parts = {}  # environment name -> its operations, in one pass over the plan
+    for operation in fleet.operations:
+        parts.setdefault(fleet.owner.get(id(operation)), []).append(operation)
     for environment in environments:
-        part = Plan([operation for operation in fleet.operations if fleet.owner.get(id(operation)) == environment.environment])
+        part = Plan(parts.get(environment.environment, []))
         allow = allow_protected if environment.allow_protected_changes is None else environment.allow_protected_changes
         problems.extend('environment %s: %s' % (environment.environment, problem)
                         for problem in guard_problems(part, set(environment.numbers), environment.max_route_changes, protected, allow))
