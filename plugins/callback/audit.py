@@ -162,8 +162,8 @@ from ansible.plugins.callback import CallbackBase
 # The client's redaction, so that one definition of what a secret looks like serves the modules
 # and this last line of defence on the controller.
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import redact as redact_text
+from ansible_collections.piopiy.voice.plugins.plugin_utils.task_results import environment_secrets, piopiy_result_parts
 
-COLLECTION_PREFIX = 'piopiy.voice.'
 FIELDS = ('time', 'run_id', 'playbook', 'play', 'host', 'task', 'module', 'operation', 'resource', 'agent_id', 'agent_name',
           'phone_number', 'before', 'after', 'check_mode', 'changed', 'failed', 'message', 'user', 'rotation_id')
 
@@ -335,18 +335,6 @@ class DisplaySink:
         self.display(RECORD_TAG + as_json(line))
 
 
-def task_result_parts(result):
-    """(task, host, result data, task fields) of the task result a callback method receives.
-
-    ansible-core 2.19 and later pass a CallbackTaskResult with public attributes; 2.16 to 2.18 pass a TaskResult
-    that has them only with a leading underscore (reading the public names there was the
-    'Failure using method (v2_runner_on_ok)' of those versions).
-    """
-    if hasattr(result, 'task_fields'):
-        return result.task, result.host, result.result, result.task_fields
-    return result._task, result._host, result._result, result._task_fields
-
-
 class CallbackModule(CallbackBase):
     """Writes the audit trail of piopiy.voice tasks, one JSON line per operation."""
 
@@ -359,7 +347,7 @@ class CallbackModule(CallbackBase):
         super().__init__(*args, **kwargs)
         self.run_id = uuid.uuid4().hex
         self.user = os_user()
-        self.secrets = [key for key in (os.environ.get('PIOPIY_API_KEY'),) if key]
+        self.secrets = environment_secrets()
         self.playbook = None
         self.play = None
         self.sinks = []
@@ -394,11 +382,10 @@ class CallbackModule(CallbackBase):
         self.audit(result, failed=True)
 
     def audit(self, result, failed):
-        task, host, data, task_fields = task_result_parts(result)
-        module = task.resolved_action or ''
-        # A loop's summary result repeats what its items, audited one by one, already said.
-        if not module.startswith(COLLECTION_PREFIX) or isinstance(data.get('results'), list):
+        parts = piopiy_result_parts(result)
+        if parts is None:
             return
+        task, host, data, task_fields = parts
         check_mode = bool(task_fields.get('check_mode'))
         if check_mode and not self.record_check_mode:
             return  # a plan, not a change: the trail holds what was done
@@ -409,7 +396,7 @@ class CallbackModule(CallbackBase):
             'play': self.play,
             'host': host.get_name(),
             'task': result.task_name,
-            'module': module,
+            'module': task.resolved_action,
             'check_mode': check_mode,
             'user': self.user,
         }

@@ -94,8 +94,8 @@ from ansible import context
 from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import redact
+from ansible_collections.piopiy.voice.plugins.plugin_utils.task_results import environment_secrets, piopiy_result_parts, task_result_parts
 
-COLLECTION_PREFIX = 'piopiy.voice.'
 SCHEMA_VERSION = 1
 DRIFT_EXIT_STATUS = 16
 NO_ROUTE = '(no route)'
@@ -363,12 +363,6 @@ def exit_with_drift_status():
     sys.exit = exit_with_status
 
 
-def result_part(result, name):
-    """result.host, .task or .result; before ansible-core 2.19 they are only the private _host, _task, _result."""
-    value = getattr(result, name, None)
-    return value if value is not None else getattr(result, '_' + name)
-
-
 class CallbackModule(CallbackBase):
     """Collects piopiy.voice operations into a plan report and turns drift into an exit status."""
 
@@ -380,7 +374,7 @@ class CallbackModule(CallbackBase):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.plan = Plan()
-        self.secrets = [key for key in (os.environ.get('PIOPIY_API_KEY'),) if key]
+        self.secrets = environment_secrets()
 
     @property
     def check_mode(self):
@@ -399,18 +393,17 @@ class CallbackModule(CallbackBase):
         self.collect(result)
 
     def v2_runner_on_unreachable(self, result):
-        self.plan.mark(result_part(result, 'host').get_name(), 'unreachable')
+        self.plan.mark(task_result_parts(result)[1].get_name(), 'unreachable')
 
     def collect(self, result):
-        module = result_part(result, 'task').resolved_action or ''
-        data = result_part(result, 'result')
-        # A loop's summary result repeats its items, which were collected one by one.
-        if not module.startswith(COLLECTION_PREFIX) or isinstance(data.get('results'), list):
+        parts = piopiy_result_parts(result)
+        if parts is None:
             return
+        unused_task, host, data, task_fields = parts
         # In a real run, a task in check mode (such as a pre-flight) predicted and did nothing: not in the report of what was done.
-        if not self.check_mode and result_part(result, 'task_fields').get('check_mode'):
+        if not self.check_mode and task_fields.get('check_mode'):
             return
-        self.plan.add_result(result_part(result, 'host').get_name(), data, result.task_name)
+        self.plan.add_result(host.get_name(), data, result.task_name)
 
     def v2_playbook_on_stats(self, stats):
         for host in sorted(stats.processed):
