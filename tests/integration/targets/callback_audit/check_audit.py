@@ -4,7 +4,8 @@
 
 """Checks the audit files that runme.sh's playbook runs wrote, line by line.
 
-Usage: check_audit.py SCENARIO ARGS... where SCENARIO is one of the functions in SCENARIOS.
+Usage: check_audit.py CONFIG SCENARIO ARGS... where CONFIG is the integration config (it names the emulator) and
+SCENARIO one of SCENARIOS or of ../setup_piopiy/files/emulator_admin.py's commands (reset...).
 Exits non-zero with the first difference found.
 """
 
@@ -18,9 +19,9 @@ import re
 import socket
 import stat
 import sys
-import urllib.request
 
-import yaml
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'setup_piopiy', 'files'))
+from emulator_admin import Mismatch, expect, leaked, main  # pylint: disable=wrong-import-position
 
 FIELDS = ['time', 'run_id', 'playbook', 'play', 'host', 'task', 'module', 'operation', 'resource', 'agent_id', 'agent_name',
           'phone_number', 'before', 'after', 'check_mode', 'changed', 'failed', 'message', 'user', 'rotation_id']
@@ -28,15 +29,6 @@ TIME = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$')
 OPERATIONS = {'create', 'update', 'delete', 'map', 'unmap', 'none'}
 AGENT_ID = re.compile(r'^agent_[0-9a-f]+$')
 FLEET = ['node%02d' % number for number in range(1, 11)]
-
-
-class Mismatch(Exception):
-    pass
-
-
-def expect(condition, what, *details):
-    if not condition:
-        raise Mismatch(what + ''.join('\n  %r' % (detail,) for detail in details))
 
 
 def read_lines(path):
@@ -94,7 +86,7 @@ REAL_LIFECYCLE = [
 ]
 
 
-def lifecycle(path):
+def lifecycle(_emulator, path):
     """lifecycle.yml with --check, then for real, by default: only the real run's writes are on record, without
     its task in check mode (Preview a language change)."""
     (real,) = runs(read_lines(path))
@@ -102,7 +94,7 @@ def lifecycle(path):
     expect((real[1]['before']['language'], real[1]['after']['language']) == ('en-US', 'en-IN'), 'update', real[1])
 
 
-def planned(path):
+def planned(_emulator, path):
     """lifecycle.yml with --check, then for real, with record_check_mode: the planned operations too, marked check_mode."""
     preview, real = runs(read_lines(path))
     for line in preview + real:
@@ -149,7 +141,7 @@ def planned(path):
     expect(real[8]['before']['language'] == 'en-IN' and real[8]['after'] is None, 'delete before/after', real[8])
 
 
-def failures(path):
+def failures(_emulator, path):
     """One run of failures.yml: refused writes, a loop with a failing item, an API error, no_log, a short module name."""
     (lines,) = runs(read_lines(path))
     expect_summaries(lines, [
@@ -181,7 +173,7 @@ def host_lines(run):
     return by_host
 
 
-def fleet(path):
+def fleet(_emulator, path):
     """One run of fleet.yml with routes, ten forks: one create and one map per host."""
     (run,) = runs(read_lines(path))
     expect(len(run) == 20, 'ten hosts, two lines each, got %d' % len(run))
@@ -193,7 +185,7 @@ def fleet(path):
         expect((route['agent_id'], route['phone_number']) == (create['agent_id'], number), 'map of ' + host, route)
 
 
-def concurrent(path):
+def concurrent(_emulator, path):
     """Two runs of fleet.yml at once into one file: every line of both, whole, none lost."""
     both = runs(read_lines(path))
     expect(len(both) == 2, 'two run ids, got %d' % len(both))
@@ -208,7 +200,7 @@ def concurrent(path):
     expect(tags == {'a', 'b'}, 'each run wrote its own agents', tags)
 
 
-def distinct_runs(expected, *paths):
+def distinct_runs(_emulator, expected, *paths):
     """Every run_id is one run's: as many distinct ids across the files as there were runs."""
     ids = set()
     for path in paths:
@@ -216,37 +208,20 @@ def distinct_runs(expected, *paths):
     expect(len(ids) == int(expected), '%s runs, %d run ids' % (expected, len(ids)), sorted(ids))
 
 
-def admin(config, method, path):
-    request = urllib.request.Request(config['piopiy_emulator_url'] + '/__emulator__/' + path, method=method)
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        body = answer.read()
-    return json.loads(body) if body else {}
-
-
-def load_config(path):
-    with open(path) as handle:
-        return yaml.safe_load(handle)
-
-
-def reset(config_path):
-    admin(load_config(config_path), 'POST', 'reset')
-
-
-def secrets(config_path, minimum_tokens, *paths):
+def secrets(emulator, minimum_tokens, *paths):
     """No API key and no agent token the emulator issued appears in any audit file."""
-    config = load_config(config_path)
-    tokens = admin(config, 'GET', 'tokens')['tokens']
+    tokens = emulator.tokens()
     expect(len(tokens) >= int(minimum_tokens), 'the runs issued %d tokens, expected at least %s' % (len(tokens), minimum_tokens))
-    needles = [config['piopiy_api_key'], config['piopiy_readonly_api_key']] + tokens
+    needles = emulator.api_keys() + tokens
     for path in paths:
         with open(path, 'rb') as handle:
             text = handle.read().decode('utf-8')
-        leaked = [needle for needle in needles if needle in text]
-        expect(not leaked, '%s leaks %d secret(s)' % (path, len(leaked)))
+        found = leaked(needles, text)
+        expect(not found, '%s leaks %d secret(s)' % (path, len(found)))
         expect('agent_token' not in text, '%s mentions agent_token' % path)
 
 
-def syslog_server(port_file, messages_file):
+def syslog_server(_emulator, port_file, messages_file):
     """A UDP syslog stand-in on loopback: writes its port to port_file, then each datagram as one line of messages_file.
 
     runme.sh stops it; should that fail, it stops itself after ten minutes without a datagram.
@@ -272,7 +247,7 @@ def tagged_records(lines, prefix):
     return [json.loads(line[len(tag):]) for line in lines if line.startswith(tag)]
 
 
-def sinks(audit_file, syslog_file, output_file):
+def sinks(_emulator, audit_file, syslog_file, output_file):
     """Syslog (facility local3, severity info) and the run's output carry exactly the lines of the audit file."""
     lines = read_lines(audit_file)
     expect(len(lines) == 8, 'the lifecycle run gives 8 lines, got %d' % len(lines))
@@ -284,21 +259,18 @@ def sinks(audit_file, syslog_file, output_file):
     expect(shown == lines, 'the run output shows %d records, the file has %d' % (len(shown), len(lines)))
 
 
-SCENARIOS = dict(lifecycle=lifecycle, planned=planned, failures=failures, fleet=fleet, concurrent=concurrent, reset=reset, secrets=secrets)
-SCENARIOS['distinct-runs'] = distinct_runs
-SCENARIOS['syslog-server'] = syslog_server
-SCENARIOS['sinks'] = sinks
-
-
-def main(argv):
-    try:
-        SCENARIOS[argv[1]](*argv[2:])
-    except Mismatch as error:
-        sys.stderr.write('audit check %s failed: %s\n' % (argv[1], error))
-        return 1
-    print('audit check %s passed' % argv[1])
-    return 0
+SCENARIOS = {
+    'lifecycle': lifecycle,
+    'planned': planned,
+    'failures': failures,
+    'fleet': fleet,
+    'concurrent': concurrent,
+    'distinct-runs': distinct_runs,
+    'secrets': secrets,
+    'syslog-server': syslog_server,
+    'sinks': sinks,
+}
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv))
+    sys.exit(main(SCENARIOS, sys.argv))

@@ -20,10 +20,10 @@ playbook() {
 }
 
 check() {
-    "$python" check_audit.py "$@"
+    "$python" check_audit.py "$config" "$@"
 }
 
-check reset "$config"
+check reset
 
 echo "== create, update, delete, map and unmap: a --check run records nothing, a real run what it did"
 export PIOPIY_AUDIT_LOG="$scratch/lifecycle.jsonl"
@@ -83,12 +83,12 @@ check distinct-runs 7 "$scratch/lifecycle.jsonl" "$scratch/planned.jsonl" "$scra
 
 echo "== no API key and no agent token in any audit file"
 # Tokens issued: 2 lifecycle (default and planned), 3 failures (one hidden by no_log), 10 fleet, 20 concurrent.
-check secrets "$config" 35 "$scratch/lifecycle.jsonl" "$scratch/planned.jsonl" "$scratch/failures.jsonl" "$scratch/cfg/fleet.jsonl" \
+check secrets 35 "$scratch/lifecycle.jsonl" "$scratch/planned.jsonl" "$scratch/failures.jsonl" "$scratch/cfg/fleet.jsonl" \
     "$scratch/concurrent.jsonl"
 
 echo "== syslog over UDP and the run's own output (as AWX keeps it) get every line the file gets"
 # Not through check(): $! must be the listener itself for the trap to stop it.
-"$python" check_audit.py syslog-server "$scratch/syslog.port" "$scratch/syslog.txt" &
+"$python" check_audit.py "$config" syslog-server "$scratch/syslog.port" "$scratch/syslog.txt" &
 syslog_pid=$!
 trap 'kill "$syslog_pid" 2>/dev/null; rm -rf "$scratch"' EXIT
 for _ in $(seq 1 100); do [ -s "$scratch/syslog.port" ] && break; sleep 0.1; done

@@ -4,7 +4,8 @@
 
 """Talks to the emulator directly, as a person in the dashboard would, and checks what runme.sh's runs left.
 
-Usage: workspace.py CONFIG COMMAND [ARGS...]; CONFIG is the integration config (emulator URL and key).
+Usage: workspace.py CONFIG COMMAND [ARGS...]; CONFIG is the integration config (emulator URL and key); COMMAND one of
+COMMANDS or of ../setup_piopiy/files/emulator_admin.py's (reset, clear-log, no-writes, requests...).
 Exits non-zero with the first difference found.
 """
 
@@ -14,10 +15,11 @@ import json
 import os
 import re
 import sys
-import urllib.parse
-import urllib.request
 
 import yaml
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'setup_piopiy', 'files'))
+from emulator_admin import expect, leaked, main  # pylint: disable=wrong-import-position
 
 # Agents as someone made them by hand: odd names, two agents sharing a name, an agent whose name holds a
 # Jinja expression, one with no numbers, one named by the role's convention. Numbers by last digits.
@@ -34,85 +36,47 @@ AGENTS = [
 ]
 
 
-class Mismatch(Exception):
-    pass
+# The workspace of the config's key.
+WORKSPACE = 'ws_acme'
 
 
-def expect(condition, what, *details):
-    if not condition:
-        raise Mismatch(what + ''.join('\n  %r' % (detail,) for detail in details))
+def agents(emulator):
+    return emulator.workspace(WORKSPACE)['agents']
 
 
-class Emulator:
-    def __init__(self, config_path):
-        with open(config_path, encoding='utf-8') as handle:
-            config = yaml.safe_load(handle)
-        self.url = config['piopiy_emulator_url']
-        self.key = config['piopiy_api_key']
+def agent_id(emulator, name):
+    (agent,) = [agent for agent in agents(emulator) if agent['name'] == name]
+    return agent['id']
 
-    def call(self, method, path, body=None, admin=False):
-        url = self.url + ('/__emulator__/' if admin else '/v1/') + path
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, method=method, headers={'Content-Type': 'application/json'})
-        if not admin:
-            request.add_header('Authorization', 'Bearer ' + self.key)
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            text = answer.read()
-        return json.loads(text) if text else {}
 
-    def agents(self):
-        return self.call('GET', 'state', admin=True)['workspaces'][0]['agents']
-
-    def agent_id(self, name):
-        (agent,) = [agent for agent in self.agents() if agent['name'] == name]
-        return agent['id']
-
-    def route(self, number, agent_id):
-        self.call('POST', 'phone-number-routing', {'phone_number': number, 'route_type': 'ai_agent', 'agent_id': agent_id})
-
-    def writes(self):
-        return [request for request in self.call('GET', 'requests', admin=True)['requests'] if request['method'] != 'GET']
+def route(emulator, number, agent):
+    emulator.api('POST', 'phone-number-routing', {'phone_number': number, 'route_type': 'ai_agent', 'agent_id': agent})
 
 
 def seed(emulator):
-    emulator.call('POST', 'reset', admin=True)
+    emulator.reset()
     for name, language, numbers in AGENTS:
-        agent = emulator.call('POST', 'ai-agents', {'name': name, 'language': language})
+        agent = emulator.api('POST', 'ai-agents', {'name': name, 'language': language})
         for number in numbers:
-            emulator.route(number, agent['id'])
+            route(emulator, number, agent['id'])
 
 
 def behind_the_back(emulator):
     """A number re-routed and an agent renamed in the dashboard."""
-    emulator.route('+19499800003', emulator.agent_id('dev-support-agent'))
-    emulator.call('PATCH', 'ai-agents/' + emulator.agent_id('Café Déjà-Vu!'), {'name': 'Cafe'})
-
-
-def no_writes(emulator):
-    writes = emulator.writes()
-    expect(writes == [], 'the run wrote to the API', *writes)
-
-
-def count_requests(emulator, method):
-    """Prints how many requests with this method the emulator logged since the last clear-log."""
-    print(sum(1 for request in emulator.call('GET', 'requests', admin=True)['requests'] if request['method'] == method))
-
-
-def clear_log(emulator):
-    emulator.call('DELETE', 'requests', admin=True)
+    route(emulator, '+19499800003', agent_id(emulator, 'dev-support-agent'))
+    emulator.api('PATCH', 'ai-agents/' + agent_id(emulator, 'Café Déjà-Vu!'), {'name': 'Cafe'})
 
 
 def no_secrets(emulator, *directories):
     """No API key and no agent token the emulator ever issued in any file under the directories."""
-    secrets = [emulator.key] + emulator.call('GET', 'tokens', admin=True)['tokens']
-    expect(len(secrets) >= 1 + len(AGENTS), 'the emulator issued fewer tokens than agents were made', len(secrets))
+    tokens = emulator.tokens()
+    expect(len(tokens) >= len(AGENTS), 'the emulator issued fewer tokens than agents were made', len(tokens))
+    secrets = emulator.api_keys() + tokens
     for directory in directories:
         for root, _dirs, files in os.walk(directory):
             for name in files:
                 with open(os.path.join(root, name), encoding='utf-8') as handle:
-                    text = handle.read()
-                for secret in secrets:
-                    expect(secret not in text, 'a secret is in %s' % os.path.join(root, name))
+                    expect(not leaked(secrets, handle.read()), 'a secret is in %s' % os.path.join(root, name))
 
 
 def exported(emulator, directory):
@@ -134,15 +98,15 @@ def exported(emulator, directory):
         expect('support_agent_name: !unsafe "{{ 6 * 7 }}"' in handle.read(), 'the Jinja name is not marked !unsafe')
     with open(os.path.join(directory, 'export-report.txt'), encoding='utf-8') as handle:
         report = handle.read()
-    billing = sorted(agent['id'] for agent in emulator.agents() if agent['name'] == 'Billing')
-    for agent_id in billing:
-        expect('Billing (%s): its name is shared by 2 agents' % agent_id in report, 'a Billing agent is not reported', report)
+    billing = sorted(agent['id'] for agent in agents(emulator) if agent['name'] == 'Billing')
+    for billing_id in billing:
+        expect('Billing (%s): its name is shared by 2 agents' % billing_id in report, 'a Billing agent is not reported', report)
     expect('numbers: +19499800004' in report, 'the route to a Billing agent is not reported', report)
     expect('+19499800006 to +19499800010 (5 numbers)' in report and '+14155550001 to +14155551499 (1499 numbers)' in report,
            'the unrouted numbers are not reported', report)
 
 
-def plan(directory, drift, *rows):
+def plan(_emulator, directory, drift, *rows):
     """plan.json has exactly these rows: environment,action,phone_number,before-agent,after-agent; drift is the flag of a
     --check run (drift or clean), or applied for the report of a real run."""
     with open(os.path.join(directory, 'plan.json'), encoding='utf-8') as handle:
@@ -164,21 +128,8 @@ def plan(directory, drift, *rows):
     expect('| environment | agent | number | before | after | action |' in table, 'plan.md has no table', table)
 
 
-COMMANDS = {'seed': seed, 'behind-the-back': behind_the_back, 'no-writes': no_writes, 'clear-log': clear_log, 'requests': count_requests,
-            'no-secrets': no_secrets, 'exported': exported}
-
-
-def main():
-    config, command, arguments = sys.argv[1], sys.argv[2], sys.argv[3:]
-    try:
-        if command == 'plan':
-            plan(*arguments)
-        else:
-            COMMANDS[command](Emulator(config), *arguments)
-    except Mismatch as error:
-        print('%s: %s' % (command, error), file=sys.stderr)
-        sys.exit(1)
+COMMANDS = {'seed': seed, 'behind-the-back': behind_the_back, 'no-secrets': no_secrets, 'exported': exported, 'plan': plan}
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main(COMMANDS, sys.argv))

@@ -5,33 +5,28 @@
 """Fail when any byte of the given files holds an API key or an agent token the emulator issued.
 
 Usage: check_secrets.py CONFIG FILE...
-CONFIG is the integration config (emulator URL and keys). Also checks that the
+CONFIG is the integration config (emulator URL and keys); the emulator is read with
+../setup_piopiy/files/emulator_admin.py. Also checks that the
 run really exercised what it claims: tokens were issued, and errors were
 answered while the emulator echoed credentials.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import sys
-import urllib.request
 
-import yaml
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'setup_piopiy', 'files'))
+from emulator_admin import Emulator, leaked  # pylint: disable=wrong-import-position
 
 WRONG_KEY = 'pk_wrong_leak_check_key'
 
 
-def admin(config, path):
-    with urllib.request.urlopen(config['piopiy_emulator_url'] + '/__emulator__/' + path, timeout=10) as answer:
-        return json.load(answer)
-
-
 def main(config_path, *paths):
-    with open(config_path, encoding='utf-8') as handle:
-        config = yaml.safe_load(handle)
-    tokens = admin(config, 'tokens')['tokens']
-    errors = [entry for entry in admin(config, 'requests')['requests'] if entry['status'] in (401, 403, 404, 409)]
-    secrets = [config['piopiy_api_key'], config['piopiy_readonly_api_key'], WRONG_KEY] + tokens
+    emulator = Emulator(config_path)
+    tokens = emulator.tokens()
+    errors = [entry for entry in emulator.log() if entry['status'] in (401, 403, 404, 409)]
+    secrets = emulator.api_keys() + [WRONG_KEY] + tokens
     problems = []
     if len(tokens) < 4:
         problems.append('expected at least 4 issued tokens, the emulator issued %d' % len(tokens))
@@ -43,9 +38,8 @@ def main(config_path, *paths):
             content = handle.read()
         if not content:
             problems.append('%s is empty' % path)
-        for secret in secrets:
-            if secret.encode() in content:
-                problems.append('%s holds a secret (%s...)' % (path, secret[:8]))
+        for secret in leaked(secrets, content):
+            problems.append('%s holds a secret (%s...)' % (path, secret[:8]))
     for problem in problems:
         print('FAIL: ' + problem)
     print('checked %d file(s) for %d secret(s), %d of them agent tokens' % (len(paths), len(secrets), len(tokens)))

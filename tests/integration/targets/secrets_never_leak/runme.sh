@@ -15,11 +15,7 @@ export PIOPIY_AUDIT_LOG="$scratch/audit.jsonl"
 # arguments are displayed (masked) on every core and their masking is what this target checks.
 export ANSIBLE_INJECT_INVOCATION=true
 
-"$python" - "$config" <<'PY'
-import json, sys, urllib.request, yaml
-url = yaml.safe_load(open(sys.argv[1]))['piopiy_emulator_url'] + '/__emulator__/reset'
-urllib.request.urlopen(urllib.request.Request(url, method='POST'), timeout=10).close()
-PY
+"$python" ../setup_piopiy/files/emulator_admin.py "$config" reset
 
 status=0
 ansible-playbook -i inventory.yml -e "@$config" secrets.yml -vvvv "$@" >"$scratch/output.txt" 2>&1 || status=$?
