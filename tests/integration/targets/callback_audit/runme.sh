@@ -9,6 +9,7 @@ config="$(cd ../.. && pwd)/integration_config.yml"
 python=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
+source ../setup_piopiy/files/together.sh
 
 # ansible-test enables its junit callback through this variable; keep it and add ours.
 export ANSIBLE_CALLBACKS_ENABLED="${ANSIBLE_CALLBACKS_ENABLED:+$ANSIBLE_CALLBACKS_ENABLED,}piopiy.voice.audit"
@@ -64,17 +65,8 @@ check fleet "$scratch/cfg/fleet.jsonl"
 
 echo "== two runs at once, ten forks each, into one file"
 export PIOPIY_AUDIT_LOG="$scratch/concurrent.jsonl"
-playbook fleet.yml --forks 10 -e fleet_tag=a -e fleet_routes=false "$@" >"$scratch/a.out" 2>&1 &
-first=$!
-playbook fleet.yml --forks 10 -e fleet_tag=b -e fleet_routes=false "$@" >"$scratch/b.out" 2>&1 &
-second=$!
-status=0
-wait "$first" || status=1
-wait "$second" || status=1
-if [ "$status" -ne 0 ]; then
-    cat "$scratch/a.out" "$scratch/b.out"
-    exit 1
-fi
+together "$scratch" playbook fleet.yml --forks 10 -e fleet_tag=a -e fleet_routes=false "$@" :: \
+    playbook fleet.yml --forks 10 -e fleet_tag=b -e fleet_routes=false "$@"
 check concurrent "$PIOPIY_AUDIT_LOG"
 
 echo "== run ids: one per run, shared by its lines"

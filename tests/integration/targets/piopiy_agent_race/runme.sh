@@ -10,6 +10,7 @@ config="$(cd ../.. && pwd)/integration_config.yml"
 python=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
+source ../setup_piopiy/files/together.sh
 mkdir -p "$scratch/machine-a" "$scratch/machine-b" "$scratch/tokens"
 # This machine's temporary directory, where the locks are: machine-b stands for another machine.
 export TMPDIR="$scratch/machine-a"
@@ -22,30 +23,11 @@ check() {
     "$python" ../piopiy_fleet/check_fleet.py "$config" "$@"
 }
 
-runs=0
-pids=()
-
-start() {
-    # Start a run in the background; $1: its TMPDIR (where its locks are), the rest: the playbook's arguments.
+on_machine() {
+    # A run on the machine whose temporary directory (where its locks are) is $1; the rest: the playbook's arguments.
     local tmp=$1
     shift
-    runs=$((runs + 1))
-    TMPDIR=$tmp playbook "$@" >"$scratch/run$runs.out" 2>&1 &
-    pids+=($!)
-}
-
-finish() {
-    # Wait for every run started; each must succeed.
-    local status=0 pid
-    for pid in "${pids[@]}"; do
-        wait "$pid" || status=1
-    done
-    pids=()
-    if [ "$status" -ne 0 ]; then
-        cat "$scratch"/run*.out
-        exit 1
-    fi
-    rm -f "$scratch"/run*.out
+    TMPDIR=$tmp playbook "$@"
 }
 
 check reset
@@ -53,14 +35,12 @@ check reset
 echo "== [${SECONDS}s] on this machine, all at once: two runs of one piopiy_agent playbook (three pairs, one agent name"
 echo "   per pair), two runs of playbooks/support_agent.yml (three pairs), five hosts naming one agent without run_once"
 check clear-log
+runs=()
 for tag in a b c; do
-    start "$TMPDIR" agent_race.yml -e race_tag=$tag
-    start "$TMPDIR" agent_race.yml -e race_tag=$tag
-    start "$TMPDIR" piopiy.voice.support_agent --limit "racerole-$tag"
-    start "$TMPDIR" piopiy.voice.support_agent --limit "racerole-$tag"
+    runs+=(playbook agent_race.yml -e "race_tag=$tag" :: playbook agent_race.yml -e "race_tag=$tag" ::)
+    runs+=(playbook piopiy.voice.support_agent --limit "racerole-$tag" :: playbook piopiy.voice.support_agent --limit "racerole-$tag" ::)
 done
-start "$TMPDIR" same_agent.yml --forks 5
-finish
+together "$scratch" "${runs[@]}" playbook same_agent.yml --forks 5
 for digit in 1 2 3; do
     tag=$(printf %s "$digit" | tr 123 abc)
     check one-agent "race-agent-$tag" "+1415555130$digit" "+1415555132$digit" "+1415555134$digit"
@@ -80,9 +60,7 @@ check faults '{}'
 echo "== [${SECONDS}s] two runs that cannot share the lock (two machines), slowed down so that they overlap: one agent in the end"
 check clear-log
 check faults '{"latency_ms": 150}'
-start "$scratch/machine-a" agent_race.yml -e race_tag=m
-start "$scratch/machine-b" agent_race.yml -e race_tag=m
-finish
+together "$scratch" on_machine "$scratch/machine-a" agent_race.yml -e race_tag=m :: on_machine "$scratch/machine-b" agent_race.yml -e race_tag=m
 check faults '{}'
 check one-agent race-agent-m +14155551304 +14155551324 +14155551344
 # Either both created and one agent was merged away, or the second read after the first created.
