@@ -40,6 +40,11 @@ expect_output() {
     fi
 }
 
+# The PLAY RECAP of the last command counts these hosts changed (host=count; every other host 0).
+expect_recap_changed() {
+    "$python" ../setup_piopiy/files/recap.py "$scratch/out" "$1"
+}
+
 echo "== export a workspace made by hand"
 workspace seed
 expect_status 0 ansible-playbook piopiy.voice.export -e "export_dir=$inventory"
@@ -70,6 +75,7 @@ workspace behind-the-back
 workspace clear-log
 expect_status 16 ansible-playbook -i "$inventory" piopiy.voice.support_agent --check
 expect_output "drift in cafe-deja-vu, dev, sales-bot"
+expect_recap_changed 'cafe-deja-vu=1 dev=1 sales-bot=1'
 workspace no-writes
 workspace plan "$PIOPIY_PLAN_DIR" drift \
     'cafe-deja-vu,create,-,-,Café Déjà-Vu!' 'cafe-deja-vu,map,+19499800005,agent_id,Café Déjà-Vu!' \
@@ -123,15 +129,18 @@ workspace clear-log
 expect_status 2 ansible-playbook -i "$inventory" piopiy.voice.support_agent -e support_agent_max_route_changes_per_run=2
 expect_output "the run would make 3 route change(s) in 3 environment(s), more than support_agent_max_route_changes_per_run=2:"
 expect_output "cafe-deja-vu 1 (map +19499800005); dev 1 (unmap +19499800003); sales-bot 1 (map +19499800003). Nothing was changed in any environment"
+expect_recap_changed ''  # the pre-flight's check-mode plans are a prediction, not a change
 workspace no-writes
 test "$(wc -l <"$PIOPIY_AUDIT_LOG")" -eq "$audit_lines"  # the pre-flight runs in check mode: nothing in the audit trail
 # A dry run says the same: its last play checks what every environment planned against the cap.
 expect_status 2 ansible-playbook -i "$inventory" piopiy.voice.support_agent -e support_agent_max_route_changes_per_run=2 --check
 expect_output "cafe-deja-vu 1 (map +19499800005); dev 1 (unmap +19499800003); sales-bot 1 (map +19499800003). Nothing was changed in any environment"
+expect_recap_changed 'cafe-deja-vu=1 dev=1 sales-bot=1'  # a dry run says what would change
 workspace no-writes
 
 echo "== at the cap the run applies, and its report holds what it did, not the pre-flight's prediction too"
 expect_status 0 ansible-playbook -i "$inventory" piopiy.voice.support_agent -e support_agent_max_route_changes_per_run=3
+expect_recap_changed 'cafe-deja-vu=1 dev=1 sales-bot=1'  # what the run changed, as uncapped: the pre-flight adds nothing
 # One environment at a time: dev unmaps +19499800003 before sales-bot maps it, so the map finds no route.
 workspace plan "$PIOPIY_PLAN_DIR" applied \
     'cafe-deja-vu,create,-,-,Café Déjà-Vu!' 'cafe-deja-vu,map,+19499800005,agent_id,Café Déjà-Vu!' \

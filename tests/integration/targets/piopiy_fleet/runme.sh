@@ -18,6 +18,11 @@ check() {
     "$python" check_fleet.py "$config" "$@"
 }
 
+# The PLAY RECAP in the output file $1 counts these hosts changed (host=count; every other host 0).
+expect_recap_changed() {
+    "$python" ../setup_piopiy/files/recap.py "$@"
+}
+
 check reset
 
 echo "== twenty environments: check mode writes nothing; then apply; unchanged re-run"
@@ -71,7 +76,8 @@ check agent-writes 15 0
 
 echo "== playbooks/fleet.yml: two workspaces in one inventory, --limit, then all"
 check reset
-playbook piopiy.voice.fleet --limit fleet-dev
+playbook piopiy.voice.fleet --limit fleet-dev >"$scratch/limited.out" 2>&1 || { cat "$scratch/limited.out"; exit 1; }
+expect_recap_changed "$scratch/limited.out" fleet-dev=1
 check fleet-playbook limited
 playbook piopiy.voice.fleet --check --diff
 echo "== a cap on the run's route changes over two workspaces stops the run before any write"
@@ -83,6 +89,7 @@ if playbook piopiy.voice.fleet -e support_agent_max_route_changes_per_run=2 >"$s
 fi
 grep -q "the run would make 3 route change(s) in 3 environment(s), more than support_agent_max_route_changes_per_run=2" "$scratch/capped.out" ||
     { cat "$scratch/capped.out"; exit 1; }
+expect_recap_changed "$scratch/capped.out" ''  # the plan of every workspace first is a prediction, not a change
 check no-writes
 if playbook piopiy.voice.fleet -e support_agent_max_route_changes_per_run=2 --check >"$scratch/capped.out" 2>&1; then
     cat "$scratch/capped.out"
@@ -91,8 +98,11 @@ if playbook piopiy.voice.fleet -e support_agent_max_route_changes_per_run=2 --ch
 fi
 grep -q "the run would make 3 route change(s) in 3 environment(s), more than support_agent_max_route_changes_per_run=2" "$scratch/capped.out" ||
     { cat "$scratch/capped.out"; exit 1; }
+# A dry run says what would change: the fleet task runs once, on the play's first host.
+expect_recap_changed "$scratch/capped.out" fleet-dev=1
 check no-writes
-playbook piopiy.voice.fleet -e support_agent_max_route_changes_per_run=3
+playbook piopiy.voice.fleet -e support_agent_max_route_changes_per_run=3 >"$scratch/capped.out" 2>&1 || { cat "$scratch/capped.out"; exit 1; }
+expect_recap_changed "$scratch/capped.out" fleet-dev=1  # as uncapped: the pre-pass over both workspaces adds nothing
 check fleet-playbook all
 echo "== the fleet's guard rails refuse before any write"
 check clear-log
