@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 
-from ansible.errors import AnsibleUndefinedVariable
+from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
 from ansible.module_utils.common.text.converters import to_bytes
 from ansible.module_utils.parsing.convert_bool import boolean
 
@@ -29,13 +29,13 @@ def _var(facts, name, default):
 
 
 def fleet_workspaces(hosts, hostvars):
-    """The environments of the hosts, grouped by workspace (API key and base), and the hosts that are not to be present.
+    """The environments of the hosts, grouped by workspace (API key and base); a host that is not to be present fails it, named.
 
-    Returns {'workspaces': [{'host', 'environments', 'protected_numbers'}], 'absent': [host]}: a workspace's host is its
-    first environment's, whose support_agent_api_key and support_agent_api_base the fleet task uses; its environments are
-    the module's environments option (with each environment's guard rails), and its protected numbers those of all its
-    environments. A workspace is told by a digest of its key, so the key itself is never returned.
-    Workspaces are in the order of their digests, environments in the order of the hosts.
+    Returns [{'host', 'environments', 'protected_numbers'}]: a workspace's host is its first environment's, whose
+    support_agent_api_key and support_agent_api_base the fleet task uses; its environments are the module's environments
+    option (with each environment's guard rails), and its protected numbers those of all its environments. A workspace is
+    told by a digest of its key, so the key itself is never returned. Workspaces are in the order of their digests,
+    environments in the order of the hosts.
     """
     workspaces, absent = {}, []
     for host in hosts:
@@ -58,7 +58,10 @@ def fleet_workspaces(hosts, hostvars):
         # Protection is of the workspace's numbers: a number one environment protects, no environment may move unasked.
         group['protected_numbers'].extend(number for number in _var(facts, 'support_agent_protected_numbers', None) or []
                                           if number not in group['protected_numbers'])
-    return {'workspaces': [workspaces[workspace] for workspace in sorted(workspaces)], 'absent': absent}
+    if absent:
+        raise AnsibleFilterError('the fleet applies environments to be present only, and %s set support_agent_state: absent; remove them '
+                                 'with playbooks/support_agent.yml --limit %s, or set them present' % (', '.join(absent), ','.join(absent)))
+    return [workspaces[workspace] for workspace in sorted(workspaces)]
 
 
 def fleet_summary(results):

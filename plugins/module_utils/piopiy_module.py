@@ -60,11 +60,23 @@ def connection_argument_spec():
     )
 
 
-def piopiy_module(argument_spec, **kwargs):
-    """An AnsibleModule with the connection options and check mode, its connection checked before anything is sent."""
+def module_argument_spec(argument_spec):
+    """A module's whole argument spec: the connection options and its own."""
     spec = connection_argument_spec()
     spec.update(argument_spec)
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True, **kwargs)
+    return spec
+
+
+def piopiy_module(argument_spec, **kwargs):
+    """An AnsibleModule with the connection options and check mode, its connection checked before anything is sent."""
+    module = AnsibleModule(argument_spec=module_argument_spec(argument_spec), supports_check_mode=True, **kwargs)
+    check_connection(module)
+    return module
+
+
+def check_connection(module):
+    """Fail the task unless requests is there and the key and base are usable; the key, from the option or the environment, becomes
+    module.params['api_key'] and a value never shown."""
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
     api_key, problem = resolve_api_key(module.params['api_key'], os.environ.get(API_KEY_VARIABLE))
@@ -74,7 +86,6 @@ def piopiy_module(argument_spec, **kwargs):
     if problem:
         module.fail_json(msg=problem)
     module.params['api_key'] = api_key
-    return module
 
 
 def resolve_api_key(option, environment):

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 
-from ansible.errors import AnsibleUndefinedVariable
+import pytest
+
+from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
 
 from ansible_collections.piopiy.voice.plugins.filter.fleet import fleet_summary, fleet_workspaces
 
@@ -38,19 +40,19 @@ def test_environments_are_grouped_by_key_and_base_with_the_roles_defaults_and_ne
     grouped = fleet_workspaces(['dev', 'prod', 'stage', 'qa'], hostvars)
 
     by_host = dict((workspace['host'], [environment['environment'] for environment in workspace['environments']])
-                   for workspace in grouped['workspaces'])
+                   for workspace in grouped)
     assert by_host == {'dev': ['dev', 'qa'], 'prod': ['prod'], 'stage': ['stage']}
     # Sorted by the digest of the key, then the base: the workspace order does not depend on the order of the hosts.
-    assert [workspace['host'] for workspace in grouped['workspaces']] == [
+    assert [workspace['host'] for workspace in grouped] == [
         host for unused, host in sorted([(digest(KEY_A) + ' ', 'dev'), (digest(KEY_B) + ' ', 'prod'),
                                          (digest(KEY_A) + ' http://127.0.0.1:8080/v1', 'stage')])]
-    prod = next(workspace for workspace in grouped['workspaces'] if workspace['host'] == 'prod')['environments'][0]
-    dev = grouped['workspaces'][[workspace['host'] for workspace in grouped['workspaces']].index('dev')]['environments'][0]
+    prod = next(workspace for workspace in grouped if workspace['host'] == 'prod')['environments'][0]
+    dev = grouped[[workspace['host'] for workspace in grouped].index('dev')]['environments'][0]
     assert prod == {'environment': 'prod', 'name': 'Prod desk', 'language': 'en-IN', 'phone_numbers': [], 'exclusive': False,
                     'max_route_changes': None, 'allow_protected_changes': None}
     assert dev == {'environment': 'dev', 'name': 'dev-support-agent', 'language': None, 'phone_numbers': ['+19499800001'],
                    'exclusive': True, 'max_route_changes': None, 'allow_protected_changes': None}
-    assert grouped['absent'] == [] and KEY_A not in repr(grouped) and KEY_B not in repr(grouped)
+    assert KEY_A not in repr(grouped) and KEY_B not in repr(grouped)
 
 
 def test_each_environment_carries_its_guard_rails_and_a_workspace_the_numbers_any_of_its_environments_protects():
@@ -62,7 +64,7 @@ def test_each_environment_carries_its_guard_rails_and_a_workspace_the_numbers_an
         'other': {'support_agent_api_key': KEY_B},
     }
     grouped = fleet_workspaces(['dev', 'prod', 'other'], hostvars)
-    by_host = dict((workspace['host'], workspace) for workspace in grouped['workspaces'])
+    by_host = dict((workspace['host'], workspace) for workspace in grouped)
 
     assert by_host['dev']['protected_numbers'] == ['+19499800001', '+19499800002', '+19499800003']
     assert by_host['other']['protected_numbers'] == []
@@ -70,11 +72,18 @@ def test_each_environment_carries_its_guard_rails_and_a_workspace_the_numbers_an
         (3, None), (None, True)]
 
 
-def test_hosts_not_to_be_present_are_named_and_undefined_templates_take_the_default():
-    hostvars = {'old': {'support_agent_state': 'absent'}, 'odd': UndefinedTemplates(support_agent_name='{{ nope }}')}
-    grouped = fleet_workspaces(['old', 'odd'], hostvars)
-    assert grouped['absent'] == ['old']
-    assert [environment['name'] for environment in grouped['workspaces'][0]['environments']] == ['old-support-agent', 'odd-support-agent']
+def test_undefined_templates_take_the_default():
+    hostvars = {'new': {}, 'odd': UndefinedTemplates(support_agent_name='{{ nope }}')}
+    grouped = fleet_workspaces(['new', 'odd'], hostvars)
+    assert [environment['name'] for environment in grouped[0]['environments']] == ['new-support-agent', 'odd-support-agent']
+
+
+def test_hosts_not_to_be_present_fail_the_grouping_each_named_with_the_fix():
+    hostvars = {'old': {'support_agent_state': 'absent'}, 'new': {}, 'older': {'support_agent_state': 'absent'}}
+    with pytest.raises(AnsibleFilterError) as failure:
+        fleet_workspaces(['old', 'new', 'older'], hostvars)
+    assert str(failure.value) == ('the fleet applies environments to be present only, and old, older set support_agent_state: absent; '
+                                  'remove them with playbooks/support_agent.yml --limit old,older, or set them present')
 
 
 def test_the_summary_says_each_environments_agent_numbers_and_writes_of_every_workspace():
