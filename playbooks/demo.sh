@@ -60,7 +60,10 @@ play support_agent.yml --limit staging "${rotate[@]}"
 sed -E 's/=agt_[A-Za-z0-9_]+/=agt_... (hidden here, mode 0600 on disk)/' "$work/staging.env"
 play list_agents.yml --limit staging
 
-heading "8. The audit trail of this demo (piopiy.voice.audit, one JSON line per operation)"
+heading "8. The same inventory as one plan per workspace (playbooks/fleet.yml), dry run: dev would come back"
+play fleet.yml --check --diff
+
+heading "9. The audit trail of this demo (piopiy.voice.audit, one JSON line per operation)"
 python - "$PIOPIY_AUDIT_LOG" <<'PY'
 import collections, json, sys
 lines = [json.loads(line) for line in open(sys.argv[1], encoding='utf-8')]
@@ -78,13 +81,13 @@ PY
 # Adopting a workspace, the drift gate and the guard rails (issue 12). The export reads the workspace with PIOPIY_API_KEY.
 export PIOPIY_API_KEY=pk_test_acme_0001
 
-heading "8. Export the workspace to a new inventory, then check it: changed=0"
+heading "10. Export the workspace to a new inventory, then check it: changed=0"
 ansible-playbook export.yml -e "export_dir=$work/exported"
 cat "$work/exported/hosts.yml" "$work/exported/host_vars/prod.yml"
 head -n 12 "$work/exported/export-report.txt"
 ansible-playbook -i "$work/exported" support_agent.yml --check
 
-heading "9. Someone re-routes +19499800004 to staging in the dashboard: the drift gate exits 16 with a plan"
+heading "11. Someone re-routes +19499800004 to staging in the dashboard: the drift gate exits 16 with a plan"
 python - "$PIOPIY_API_BASE" "$PIOPIY_API_KEY" <<'PY'
 import json, sys, urllib.request
 base, key = sys.argv[1], sys.argv[2]
@@ -102,7 +105,7 @@ echo "exit status: $status (16: drift)"
 [ "$status" -eq 16 ] || exit 1
 cat "$work/plan/plan.md"
 
-heading "10. Guard rails: a misspelt variable, a run over its cap on route changes and a teardown of two environments stop before any write"
+heading "12. Guard rails: a misspelt variable, a run over its cap on route changes and a teardown of two environments stop before any write"
 status=0
 play support_agent.yml -e support_agent_max_route_changes_per_run=1 || status=$?
 echo "exit status: $status (the pre-flight refused the run before any environment was written)"
