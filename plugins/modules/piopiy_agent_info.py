@@ -42,7 +42,18 @@ extends_documentation_fragment:
   - piopiy.voice.piopiy
   - piopiy.voice.piopiy.action_group
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
+  action:
+    support: full
+    details:
+      - On a local connection (C(delegate_to=localhost), or C(ansible_connection=local)) the action plugin runs the module's
+        code in the controller's own worker process, with the same options, checks, task C(environment) and result, and
+        the Python of C(ansible-playbook); with another connection, C(become) or C(async), the module runs as usual.
+  async:
+    support: full
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
   diff_mode:
@@ -123,51 +134,12 @@ request_id:
   sample: req_5f2c9a1b7d3e4f60
 """
 
-from concurrent.futures import ThreadPoolExecutor
-
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_agents import agents_named, complete, find_by_id, normalize_agent
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import PiopiyAPIError
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import problems_message
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import (
-    PARALLEL_REQUESTS_SPEC,
-    empty_id_problems,
-    fail_api,
-    parallel_requests_problem,
-    piopiy_client,
-    piopiy_module,
-)
-
-
-def find_agents(client, name=None, agent_id=None, with_language=False, workers=1):
-    if agent_id:
-        agent = find_by_id(client, agent_id).agent
-        return [agent] if agent else []
-    listed = client.list_agents()
-    if name is None and not with_language:
-        return [normalize_agent(agent) for agent in listed]
-    # A name matches few agents, and with_language asks for all: complete each one's language (None when deleted in between).
-    wanted = listed if name is None else agents_named(listed, name)
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(wanted)))) as pool:
-        return [agent for agent in pool.map(lambda item: complete(client, item), wanted) if agent]
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_info import AGENT_INFO_OPTION_RULES, agent_info_argument_spec, run_agent_info
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import piopiy_module
 
 
 def main():
-    module = piopiy_module(
-        dict(name=dict(type='str'), id=dict(type='str'), with_language=dict(type='bool', default=False),
-             parallel_requests=PARALLEL_REQUESTS_SPEC),
-        mutually_exclusive=[('name', 'id')],
-    )
-    params = module.params
-    problems = [problem for problem in empty_id_problems(params, 'id') + [parallel_requests_problem(params['parallel_requests'])]
-                if problem]
-    if problems:
-        module.fail_json(msg=problems_message(problems), problems=problems)
-    try:
-        agents = find_agents(piopiy_client(module, pool_size=params['parallel_requests']), params['name'], params['id'],
-                             params['with_language'], params['parallel_requests'])
-    except PiopiyAPIError as error:
-        fail_api(module, error)
-    module.exit_json(changed=False, agents=agents)
+    run_agent_info(piopiy_module(agent_info_argument_spec(), **AGENT_INFO_OPTION_RULES))
 
 
 if __name__ == '__main__':

@@ -77,7 +77,18 @@ extends_documentation_fragment:
   - piopiy.voice.piopiy.guard_rails
   - piopiy.voice.piopiy.action_group
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
+  action:
+    support: full
+    details:
+      - On a local connection (C(delegate_to=localhost), or C(ansible_connection=local)) the action plugin runs the module's
+        code in the controller's own worker process, with the same options, checks, task C(environment) and result, and
+        the Python of C(ansible-playbook); with another connection, C(become) or C(async), the module runs as usual.
+  async:
+    support: full
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
   diff_mode:
@@ -196,114 +207,12 @@ request_id:
   sample: req_5f2c9a1b7d3e4f60
 """
 
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_agents import NEW_AGENT, find_by_id, find_by_name
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import ROUTE_TYPE
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import Pending, Plan, rendered
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import (
-    GUARD_RAILS_SPEC,
-    PARALLEL_REQUESTS_SPEC,
-    PiopiyTask,
-    empty_id_problems,
-    guard_rails,
-    parallel_requests_problem,
-    piopiy_module,
-    run_task,
-)
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import (
-    RouteBook,
-    disconnected,
-    guard_problems,
-    parse_phone_numbers,
-    plan_routes_absent,
-    plan_routes_present,
-)
-
-
-class RouteTask(PiopiyTask):
-    """The routes of the listed numbers: to one agent (present), or none (absent)."""
-
-    kind = 'routes'
-
-    def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        option = 'phone_numbers' if self.params['phone_numbers'] is not None else 'phone_number'
-        raw = self.params['phone_numbers'] if option == 'phone_numbers' else [self.params['phone_number']]
-        self.numbers, self.number_problems = parse_phone_numbers(option, raw)
-        self.guards, self.guard_problems = guard_rails(self.params)
-
-    def validate(self):
-        problems = self.number_problems + self.guard_problems + empty_id_problems(self.params, 'agent_id')
-        if self.params['agent_name'] is not None and not self.params['agent_name'].strip():
-            problems.append('agent_name is an empty string: give the name of an existing agent, or leave agent_name out')
-        return problems + [parallel_requests_problem(self.params['parallel_requests'])]
-
-    def read(self, client):
-        book = RouteBook.read(client)
-        agent_id, name = self.params['agent_id'], self.params['agent_name']
-        if agent_id and book.routed_to(agent_id):
-            return {'book': book, 'agent_id': agent_id, 'problem': None}  # a route points to it, so it exists: no need to read it
-        if agent_id:
-            lookup = find_by_id(client, agent_id)
-        elif name:
-            lookup = find_by_name(client, name, 'agent_id', with_language=False)
-        else:
-            return {'book': book, 'agent_id': None, 'problem': None}
-        return {'book': book, 'agent_id': lookup.agent['id'] if lookup.agent else None, 'problem': lookup.problem}
-
-    def plan(self, client, state):
-        plan = self.plan_routes(client, state)
-        plan.problems.extend(guard_problems(plan, set(self.numbers), **self.guards))
-        return plan
-
-    def plan_routes(self, client, state):
-        book, agent_id, params = state['book'], state['agent_id'], self.params
-        plan = Plan(problems=[state['problem']] if state['problem'] else [])
-        has_agent = bool(params['agent_id'] or params['agent_name'])
-        if params['state'] == 'absent':
-            if has_agent and agent_id is None:
-                return plan.extend(book.not_purchased(self.numbers))  # the agent does not exist, so no route points to it
-            return plan.extend(plan_routes_absent(client, book, self.numbers, agent_id))
-        if agent_id is None and has_agent and not state['problem']:
-            if self.module.check_mode and params['agent_name']:
-                agent_id = Pending(NEW_AGENT)  # an earlier task of the play would have created it
-            else:
-                what = 'with id %s' % params['agent_id'] if params['agent_id'] else 'named %r' % params['agent_name']
-                plan.problems.append('no agent %s in this workspace: create it first with piopiy.voice.piopiy_agent, or check %s'
-                                     % (what, 'agent_id' if params['agent_id'] else 'agent_name'))
-        return plan.extend(plan_routes_present(client, book, self.numbers, agent_id, params['exclusive']))
-
-    def result(self, state, outcomes):
-        book = state['book']
-        touched = set(outcome.operation.key for outcome in outcomes if outcome.applied)
-        handled = sorted(set(self.numbers) | touched)
-        routes_after = book.after(outcomes)
-        after = [rendered(routes_after.get(number) or disconnected(number)) for number in handled]
-        before = [book.route(number) or disconnected(number) for number in handled]
-        values = {'routes': after}
-        if self.params['phone_number']:
-            values['route'] = next(route for route in after if route['phone_number'] == self.numbers[0])
-        return values, {'routes': before}, {'routes': after}
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import piopiy_module
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_route_task import ROUTE_OPTION_RULES, route_argument_spec, run_route
 
 
 def main():
-    module = piopiy_module(
-        dict(
-            phone_number=dict(type='str'),
-            phone_numbers=dict(type='list', elements='str'),
-            agent_id=dict(type='str'),
-            agent_name=dict(type='str'),
-            route_type=dict(type='str', choices=[ROUTE_TYPE], default=ROUTE_TYPE),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
-            exclusive=dict(type='bool', default=False),
-            parallel_requests=PARALLEL_REQUESTS_SPEC,
-            **GUARD_RAILS_SPEC
-        ),
-        mutually_exclusive=[('phone_number', 'phone_numbers'), ('agent_id', 'agent_name')],
-        required_one_of=[('phone_number', 'phone_numbers')],
-        required_if=[('state', 'present', ('agent_id', 'agent_name'), True)],
-    )
-    run_task(module, RouteTask(module), workers=module.params['parallel_requests'])
+    run_route(piopiy_module(route_argument_spec(), **ROUTE_OPTION_RULES))
 
 
 if __name__ == '__main__':

@@ -34,7 +34,18 @@ extends_documentation_fragment:
   - piopiy.voice.piopiy
   - piopiy.voice.piopiy.action_group
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
+  action:
+    support: full
+    details:
+      - On a local connection (C(delegate_to=localhost), or C(ansible_connection=local)) the action plugin runs the module's
+        code in the controller's own worker process, with the same options, checks, task C(environment) and result, and
+        the Python of C(ansible-playbook); with another connection, C(become) or C(async), the module runs as usual.
+  async:
+    support: full
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
   diff_mode:
@@ -121,55 +132,12 @@ request_id:
   sample: req_5f2c9a1b7d3e4f60
 """
 
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_agents import find_by_name
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import PiopiyAPIError
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_engine import problems_message
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import empty_id_problems, fail_api, piopiy_client, piopiy_module
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_routes import RouteBook, parse_phone_numbers
-
-
-def read_routes(module, client, number):
-    """(routes, purchased numbers) matching the filters; fails when agent_name is ambiguous."""
-    params = module.params
-    agent_id, name = params['agent_id'], params['agent_name']
-    everything = agent_id is None and name is None
-    if name is not None:
-        lookup = find_by_name(client, name, 'agent_id', with_language=False)
-        if lookup.problem:
-            module.fail_json(msg=lookup.problem)
-    book = RouteBook.read(client, with_purchased=False)
-    if name is not None:
-        agent_id = lookup.agent['id'] if lookup.agent else None
-    routes = [book.routes[key] for key in sorted(book.routes)
-              if (everything or book.routes[key]['agent_id'] == agent_id) and number in (None, key)]
-    return routes, purchased_numbers(client, number, book)
-
-
-def purchased_numbers(client, only, book):
-    numbers = [{'phone_number': item.get('number'), 'id': item.get('id'), 'status': item.get('status'),
-                'agent_id': book.agent_of(item.get('number'))}
-               for item in client.list_purchased_numbers() if only is None or item.get('number') == only]
-    return sorted(numbers, key=lambda number: number['phone_number'])
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_info import ROUTE_INFO_OPTION_RULES, route_info_argument_spec, run_route_info
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import piopiy_module
 
 
 def main():
-    module = piopiy_module(
-        dict(agent_id=dict(type='str'), agent_name=dict(type='str'), phone_number=dict(type='str')),
-        mutually_exclusive=[('agent_id', 'agent_name')],
-    )
-    number = None
-    problems = empty_id_problems(module.params, 'agent_id')
-    if module.params['phone_number'] is not None:
-        numbers, number_problems = parse_phone_numbers('phone_number', [module.params['phone_number']])
-        problems += number_problems
-        number = numbers[0] if numbers else None
-    if problems:
-        module.fail_json(msg=problems_message(problems), problems=problems)
-    try:
-        routes, numbers = read_routes(module, piopiy_client(module), number)
-    except PiopiyAPIError as error:
-        fail_api(module, error)
-    module.exit_json(changed=False, routes=routes, phone_numbers=numbers)
+    run_route_info(piopiy_module(route_info_argument_spec(), **ROUTE_INFO_OPTION_RULES))
 
 
 if __name__ == '__main__':

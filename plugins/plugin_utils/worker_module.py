@@ -31,6 +31,7 @@ from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action.normal import ActionModule as ModuleAction
 
 from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import HAS_REQUESTS
+from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import check_connection, module_argument_spec
 
 NO_LOG_PLACEHOLDER = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'  # what a module's invocation shows of a no_log option
 
@@ -55,10 +56,11 @@ class WorkerModule:
         self.no_log_values = set()
         self.no_log_options = []
 
-    def validate(self, argument_spec, args):
-        """params from args as AnsibleModule makes them; a bad argument fails the run, naming it."""
+    def validate(self, argument_spec, args, rules=None):
+        """params from args as AnsibleModule makes them, rules being its mutually_exclusive, required_one_of, required_if and
+        the like; a bad argument fails the run, naming it."""
         # The arguments as a module would receive them: JSON types only, whatever Ansible tagged them with.
-        validation = ArgumentSpecValidator(argument_spec).validate(json.loads(json.dumps(args)))
+        validation = ArgumentSpecValidator(argument_spec, **(rules or {})).validate(json.loads(json.dumps(args)))
         self.no_log_values.update(validation._no_log_values)
         self.no_log_options = [option for option, spec in argument_spec.items() if spec.get('no_log')]
         self.params = validation.validated_parameters
@@ -102,14 +104,14 @@ def may_hold(text, value):
     return json.dumps(value)[1:-1] in text or value in ('True', 'False')
 
 
-def run_in_worker(name, argument_spec, args, check_mode, diff, run):
+def run_in_worker(name, argument_spec, rules, args, check_mode, diff, run):
     """The result of run(module), a function that ends with module.exit_json or module.fail_json, for a WorkerModule.
 
     An unexpected error fails the task with its type, message and traceback (shown with -vvv), masked as any result is.
     """
     module = WorkerModule(name, check_mode, diff)
     try:
-        module.validate(argument_spec, args)
+        module.validate(argument_spec, args, rules)
         run(module)
         raise RuntimeError('%s ended without a result' % name)
     except ModuleExit as end:
@@ -135,19 +137,25 @@ def environment_set(variables):
 
 
 class WorkerModuleAction(ModuleAction):
-    """The action plugin of a module whose code can run in the worker; a subclass names the module and how it runs."""
+    """The action plugin of a piopiy.voice module whose code lives in module_utils; a subclass names the module, its options
+    and how it runs, as the module's main() gives them to piopiy_module.piopiy_module."""
 
-    module_name = None
+    module_name = None  # its FQCN, as AnsibleModule names it in its messages
+    option_rules = {}  # mutually_exclusive, required_one_of, required_if and the like
 
     @staticmethod
-    def argument_spec():
-        """The module's whole argument spec, as its main() gives AnsibleModule."""
+    def options():
+        """The module's own argument spec, without the connection's options."""
         raise NotImplementedError
 
     @staticmethod
     def run_module(module):
         """What the module's main() does once its module object is made: it ends with module.exit_json or module.fail_json."""
         raise NotImplementedError
+
+    def run_checked(self, module):
+        check_connection(module)
+        self.run_module(module)
 
     def run(self, tmp=None, task_vars=None):
         if not self.runs_in_worker():
@@ -156,8 +164,8 @@ class WorkerModuleAction(ModuleAction):
         environment = {}
         self._compute_environment_string(environment)  # the task's `environment`, as a module would have it
         with environment_set(environment):
-            result.update(run_in_worker(self.module_name, self.argument_spec(), self._task.args, self._task.check_mode, self._task.diff,
-                                        self.run_module))
+            result.update(run_in_worker(self.module_name, module_argument_spec(self.options()), self.option_rules, self._task.args,
+                                        self._task.check_mode, self._task.diff, self.run_checked))
         return result
 
     def runs_in_worker(self):

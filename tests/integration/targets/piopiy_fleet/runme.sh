@@ -108,15 +108,4 @@ echo "== the fleet's guard rails refuse before any write"
 check clear-log
 playbook guards.yml
 check no-writes
-echo "== on a local connection the fleet task runs in the controller's worker; with async, as a module: alike"
-playbook worker.yml -vvv >"$scratch/worker.out" 2>&1 || { cat "$scratch/worker.out"; exit 1; }
-grep -q "AnsiballZ_piopiy_fleet" "$scratch/worker.out" || { echo "the async fleet tasks did not run the module" >&2; exit 1; }
-playbook moves.yml -e moves_shift=7
-check clear-log
-playbook moves.yml -e moves_shift=7 -e moves_expect_changed=false -vvv >"$scratch/moves.out" 2>&1 || { cat "$scratch/moves.out"; exit 1; }
-if grep -q "AnsiballZ_piopiy_fleet" "$scratch/moves.out"; then
-    echo "a fleet task on a local connection ran the module instead of the worker" >&2
-    exit 1
-fi
-check no-writes
 echo "all fleet checks passed"

@@ -27,8 +27,8 @@ SPEC = dict(
 )
 
 
-def run(args, body, check_mode=False, diff=False):
-    return run_in_worker(NAME, SPEC, args, check_mode, diff, body)
+def run(args, body, check_mode=False, diff=False, rules=None):
+    return run_in_worker(NAME, SPEC, rules, args, check_mode, diff, body)
 
 
 def echo(module):
@@ -50,6 +50,8 @@ def test_bad_arguments_fail_before_the_run_naming_them_as_a_module_does():
     assert missing['failed'] and missing['msg'] == 'missing required arguments: names'
     wrong = run({'names': ['a'], 'timeout': 'soon'}, body)
     assert wrong['failed'] and "argument 'timeout' is of type str" in wrong['msg']
+    exclusive = run({'names': ['a'], 'api_key': KEY, 'timeout': 1}, body, rules=dict(mutually_exclusive=[('api_key', 'timeout')]))
+    assert exclusive['failed'] and exclusive['msg'] == 'parameters are mutually exclusive: api_key|timeout'
     body.assert_not_called()
 
 
@@ -112,19 +114,21 @@ def test_the_environment_is_set_for_the_block_and_restored_after(monkeypatch):
 
 class ExampleAction(WorkerModuleAction):
     module_name = NAME
+    option_rules = dict(required_one_of=[('names', 'name')])
 
     @staticmethod
-    def argument_spec():
-        return SPEC
+    def options():
+        return dict(names=dict(type='list', elements='str'), name=dict(type='str'))
 
     @staticmethod
     def run_module(module):
         module.exit_json(changed=True, names=module.params['names'], key_from=os.environ.get('PIOPIY_TEST_TASK_KEY'),
-                         check_mode=module.check_mode)
+                         check_mode=module.check_mode, api_base=module.params['api_base'], api_key=module.params['api_key'])
 
 
-def action(transport='local', become=False, async_val=0, check_mode=False, environment=None):
-    task = SimpleNamespace(args={'names': ['a']}, async_val=async_val, check_mode=check_mode, diff=False, action=NAME)
+def action(transport='local', become=False, async_val=0, check_mode=False, environment=None, args=None):
+    task = SimpleNamespace(args={'names': ['a']} if args is None else args, async_val=async_val, check_mode=check_mode, diff=False,
+                           action=NAME)
     connection = SimpleNamespace(transport=transport, _shell=SimpleNamespace(tmpdir=None))
     plugin = ExampleAction(task, connection, SimpleNamespace(become=become), loader=None, templar=None, shared_loader_obj=None)
     plugin._compute_environment_string = lambda raw_environment_out: raw_environment_out.update(environment or {})
@@ -142,9 +146,21 @@ def test_the_module_runs_in_the_worker_only_on_a_local_connection_without_become
 
 def test_in_the_worker_the_task_gets_the_modules_result_with_the_tasks_environment_and_check_mode(monkeypatch):
     monkeypatch.delenv('PIOPIY_TEST_TASK_KEY', raising=False)
-    result = action(check_mode=True, environment={'PIOPIY_TEST_TASK_KEY': 'from-task'}).run(task_vars={})
+    monkeypatch.delenv('PIOPIY_API_KEY', raising=False)
+    monkeypatch.delenv('PIOPIY_API_BASE', raising=False)
+    result = action(check_mode=True, environment={'PIOPIY_TEST_TASK_KEY': 'from-task', 'PIOPIY_API_KEY': KEY}).run(task_vars={})
     assert (result['changed'], result['names'], result['key_from'], result['check_mode']) == (True, ['a'], 'from-task', True)
-    assert 'PIOPIY_TEST_TASK_KEY' not in os.environ
+    # The connection's options are the module's too, checked as the module checks them; the key is never shown.
+    assert result['api_base'] == 'https://api.piopiy.com/v1' and result['api_key'] == NO_LOG_PLACEHOLDER
+    assert 'PIOPIY_TEST_TASK_KEY' not in os.environ and 'PIOPIY_API_KEY' not in os.environ
+
+
+def test_in_the_worker_the_modules_option_rules_and_connection_checks_apply(monkeypatch):
+    monkeypatch.delenv('PIOPIY_API_KEY', raising=False)
+    neither = action(args={'api_key': KEY}).run(task_vars={})
+    assert neither['failed'] and neither['msg'] == 'one of the following is required: names, name'
+    no_key = action().run(task_vars={})
+    assert no_key['failed'] and no_key['msg'].startswith('api_key is not set')
 
 
 def test_elsewhere_the_task_runs_the_module_itself():
