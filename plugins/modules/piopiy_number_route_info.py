@@ -35,17 +35,8 @@ extends_documentation_fragment:
   - piopiy.voice.piopiy.action_group
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - piopiy.voice.piopiy.worker
 attributes:
-  action:
-    support: full
-    details:
-      - On a local connection (C(delegate_to=localhost), or C(ansible_connection=local)) the action plugin runs the module's
-        code in the controller's own worker process, with the same options, checks, task C(environment) and result, and
-        the Python of C(ansible-playbook); with another connection, C(become) or C(async), the module runs as usual.
-  async:
-    support: full
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
   diff_mode:

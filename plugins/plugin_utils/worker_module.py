@@ -154,6 +154,7 @@ class WorkerModuleAction(ModuleAction):
         raise NotImplementedError
 
     def run_checked(self, module):
+        """The module's run after the connection checks that piopiy_module makes before main() goes on."""
         check_connection(module)
         self.run_module(module)
 
