@@ -161,7 +161,7 @@ from ansible.plugins.callback import CallbackBase
 
 # The client's redaction, so that one definition of what a secret looks like serves the modules
 # and this last line of defence on the controller.
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import redact as redact_text
+from ansible_collections.piopiy.voice.plugins.module_utils.client_api import redact as redact_text
 from ansible_collections.piopiy.voice.plugins.plugin_utils.task_results import environment_secrets, piopiy_result_parts
 
 FIELDS = ('time', 'run_id', 'playbook', 'play', 'host', 'task', 'module', 'operation', 'resource', 'agent_id', 'agent_name',

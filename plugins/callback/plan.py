@@ -93,7 +93,7 @@ import tempfile
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_api import redact
+from ansible_collections.piopiy.voice.plugins.module_utils.client_api import redact
 from ansible_collections.piopiy.voice.plugins.plugin_utils.task_results import environment_secrets, piopiy_result_parts, task_result_parts
 
 SCHEMA_VERSION = 1

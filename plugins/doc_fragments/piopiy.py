@@ -81,18 +81,3 @@ attributes:
     membership:
       - piopiy.voice.piopiy
 """
-
-    # With ansible.builtin.action_common_attributes.flow, which describes these attributes: how every module runs.
-    WORKER = r"""
-attributes:
-  action:
-    support: full
-    details:
-      - On a local connection (C(delegate_to=localhost), or C(ansible_connection=local)) the action plugin runs the module's
-        code in the controller's own worker process, with the same options, checks, task C(environment) and result, and
-        the Python of C(ansible-playbook); with another connection, C(become) or C(async), the module runs as usual.
-  async:
-    support: full
-  bypass_host_loop:
-    support: none
-"""

@@ -173,8 +173,6 @@ extends_documentation_fragment:
   - piopiy.voice.piopiy.guard_rails
   - piopiy.voice.piopiy.action_group
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
-  - piopiy.voice.piopiy.worker
 attributes:
   check_mode:
     support: full
@@ -399,8 +397,8 @@ request_id:
   sample: req_5f2c9a1b7d3e4f60
 """
 
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_agent_task import AGENT_OPTION_RULES, agent_argument_spec, run_agent
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import piopiy_module
+from ansible_collections.piopiy.voice.plugins.module_utils.task_agent import AGENT_OPTION_RULES, agent_argument_spec, run_agent
+from ansible_collections.piopiy.voice.plugins.module_utils.task_module import piopiy_module
 
 
 def main():

@@ -42,8 +42,6 @@ extends_documentation_fragment:
   - piopiy.voice.piopiy
   - piopiy.voice.piopiy.action_group
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
-  - piopiy.voice.piopiy.worker
 attributes:
   check_mode:
     support: full
@@ -125,8 +123,8 @@ request_id:
   sample: req_5f2c9a1b7d3e4f60
 """
 
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_info import AGENT_INFO_OPTION_RULES, agent_info_argument_spec, run_agent_info
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import piopiy_module
+from ansible_collections.piopiy.voice.plugins.module_utils.task_info import AGENT_INFO_OPTION_RULES, agent_info_argument_spec, run_agent_info
+from ansible_collections.piopiy.voice.plugins.module_utils.task_module import piopiy_module
 
 
 def main():

@@ -37,8 +37,6 @@ description:
     numbers were mapped to the agent meanwhile) is followed, after a short random pause, by another round of read,
     plan and apply, five rounds at most; its RV(operations) lists the writes of every round.
   - The playbook C(playbooks/fleet.yml) runs it once per workspace over an inventory of environments.
-  - On a local connection its action plugin runs the module's code in the controller's own process rather than in a
-    new Python (see the C(action) attribute), which saves about a second at 200 environments.
 author:
   - piopiy.voice maintainers (@piopiy-voice)
 options:
@@ -134,8 +132,6 @@ extends_documentation_fragment:
   - piopiy.voice.piopiy.guard_rails
   - piopiy.voice.piopiy.action_group
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
-  - piopiy.voice.piopiy.worker
 attributes:
   check_mode:
     support: full
@@ -266,8 +262,8 @@ request_id:
   type: str
 """
 
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_fleet_run import fleet_argument_spec, run_fleet
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import piopiy_module
+from ansible_collections.piopiy.voice.plugins.module_utils.task_workspace import fleet_argument_spec, run_fleet
+from ansible_collections.piopiy.voice.plugins.module_utils.task_module import piopiy_module
 
 
 def main():

@@ -77,8 +77,6 @@ extends_documentation_fragment:
   - piopiy.voice.piopiy.guard_rails
   - piopiy.voice.piopiy.action_group
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
-  - piopiy.voice.piopiy.worker
 attributes:
   check_mode:
     support: full
@@ -198,8 +196,8 @@ request_id:
   sample: req_5f2c9a1b7d3e4f60
 """
 
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_module import piopiy_module
-from ansible_collections.piopiy.voice.plugins.module_utils.piopiy_route_task import ROUTE_OPTION_RULES, route_argument_spec, run_route
+from ansible_collections.piopiy.voice.plugins.module_utils.task_module import piopiy_module
+from ansible_collections.piopiy.voice.plugins.module_utils.task_route import ROUTE_OPTION_RULES, route_argument_spec, run_route
 
 
 def main():

@@ -1,0 +1,171 @@
+# -*- coding: utf-8 -*-
+# Copyright: piopiy.voice contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Rotating an agent's credentials by replacement, resumable from the workspace's own state.
+
+Piopiy issues an agent's token only in the answer that creates it, so a new
+token means a new agent. The rotation of agent NAME (id OLD) goes:
+
+1. create the successor, named NAME--rotating-OLD, with the same language;
+2. write its credentials to the token file (the old file kept as <file>.previous);
+3. (the caller's hand-over: restart the runtime with the new credentials);
+4. re-route every number of OLD to the successor with the upsert POST, never deleting a route;
+5. delete OLD (after an optional drain time), rename the successor to NAME.
+
+The successor's name carries the id it replaces, so a later run reads where an
+interrupted rotation stopped from the agents alone: no successor (nothing in
+progress), a successor beside OLD (prepared: steps 1-2 done, maybe some of 4),
+or a successor alone (old deleted: only the rename is left). The rotation id,
+`rotation-OLD`, is the same for every run of one rotation.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import DEFAULT_LANGUAGE, normalize_agent, plan_agent_absent, plan_agent_present
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Operation, Plan, confirmed
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import plan_routes_present
+
+SUCCESSOR_MARKER = '--rotating-'
+IDLE = 'idle'  # no rotation in progress
+PREPARED = 'prepared'  # the successor exists beside the old agent
+OLD_DELETED = 'old_deleted'  # the old agent is gone; the successor still has its temporary name
+
+
+def successor_name(name, old_id):
+    return '%s%s%s' % (name, SUCCESSOR_MARKER, old_id)
+
+
+def rotation_id(old_id):
+    return 'rotation-%s' % old_id
+
+
+def rotation_problem_in_progress(agents, name):
+    """A problem for a task that is not a rotation while a rotation of the agent is in progress, else None."""
+    successors = successors_of(agents, name) if name else []
+    if not successors:
+        return None
+    return ('a credential rotation of agent %r is in progress (successor %s, %s): finish it first with rotate=now '
+            '(in the support_agent role: support_agent_rotate=now), or delete the successor to abandon it'
+            % (name, successors[0]['name'], successors[0]['id']))
+
+
+def successors_of(agents, name):
+    prefix = name + SUCCESSOR_MARKER
+    unique = dict((agent.get('id'), agent) for agent in agents if (agent.get('name') or '').startswith(prefix))
+    return sorted(unique.values(), key=lambda agent: agent['id'])
+
+
+class RotationState:
+    """Where the rotation of one agent stands, read from the workspace's agents alone.
+
+    canonical: the agent named NAME (None when there is none); successor: the agent named
+    NAME--rotating-OLD (None when none); old_id: the id the rotation replaces; problem: why no
+    rotation can go on (two successors, or a successor of another agent than the one named NAME).
+    """
+
+    def __init__(self, canonical=None, successor=None, old_id=None, problem=None):
+        self.canonical = canonical
+        self.successor = successor
+        self.old_id = old_id
+        self.problem = problem
+
+    @property
+    def phase(self):
+        if self.successor is None:
+            return IDLE
+        return PREPARED if self.canonical is not None else OLD_DELETED
+
+    @property
+    def rotation_id(self):
+        old_id = self.old_id or (self.canonical or {}).get('id')
+        return rotation_id(old_id) if old_id else None
+
+
+def read_rotation(agents, name):
+    """The RotationState of agent `name` among `agents` (list items; the canonical one may lack its language)."""
+    canonical = list(dict((agent.get('id'), agent) for agent in agents if agent.get('name') == name).values())
+    successors = successors_of(agents, name)
+    if len(canonical) > 1:
+        return RotationState(problem='%d agents are named %r (ids: %s): a rotation needs exactly one; delete the others'
+                             % (len(canonical), name, ', '.join(sorted(agent['id'] for agent in canonical))))
+    current = normalize_agent(canonical[0]) if canonical else None
+    if len(successors) > 1:
+        return RotationState(current, problem='%d successors of agent %r exist (%s): a rotation makes one; delete all but the one '
+                                              'the token file holds, then run again'
+                                              % (len(successors), name, ', '.join('%s %s' % (a['name'], a['id']) for a in successors)))
+    if not successors:
+        return RotationState(current)
+    successor = normalize_agent(successors[0])
+    old_id = successor['name'][len(name + SUCCESSOR_MARKER):]
+    if current is not None and current['id'] != old_id:
+        return RotationState(current, successor, old_id,
+                             problem='agent %s (%s) succeeds agent %s, but the agent named %r is %s: delete the stray successor, '
+                                     'then run again' % (successor['name'], successor['id'], old_id, name, current['id']))
+    return RotationState(current, successor, old_id)
+
+
+def plan_create_successor(client, state, keep_token, stage=0):
+    """Step 1 (and 2, through keep_token): (plan, the successor's id as a Pending)."""
+    old = state.canonical
+    return plan_agent_present(client, None, successor_name(old['name'], old['id']), old.get('language') or DEFAULT_LANGUAGE,
+                              keep_token, stage)
+
+
+def plan_replace_lost_successor(client, state, book, keep_token):
+    """A successor whose token was never stored (a run killed between its create and the write): delete it, make another.
+
+    Only while no number routes to it yet; the rotation stays one rotation, with one successor at a time.
+    """
+    routed = book.routed_to(state.successor['id'])
+    if routed:
+        return Plan(problems=['successor %s (%s) has numbers routed to it (%s) but the token file does not hold its token: '
+                              'restore the token file from %s.previous, or finish by hand'
+                              % (state.successor['name'], state.successor['id'], ', '.join(routed), 'token_file')]), None
+    delete = plan_agent_absent(client, state.successor, [], stage=0)
+    create, successor_id = plan_create_successor(client, state, keep_token, stage=1)
+    for operation in create.operations:
+        operation.requires = list(delete.operations)
+    return delete.extend(create), successor_id
+
+
+def plan_finish(client, state, book, successor, name, drain, stage=0):
+    """Steps 4 and 5: re-route, delete the old agent, rename the successor. successor: its agent dict (id may be a Pending)."""
+    plan = Plan()
+    requires = []
+    if state.canonical is not None:
+        old_id = state.canonical['id']
+        maps = plan_routes_present(client, book, book.routed_to(old_id), successor['id'], exclusive=False, stage=stage)
+        delete = plan_agent_absent(client, state.canonical, [], stage=stage + 1, requires=maps.operations)
+        for operation in delete.operations:
+            operation.send = drained(operation.send, drain)
+        plan.extend(maps).extend(delete)
+        requires = delete.operations
+    plan.operations.append(rename(client, successor, name, stage + 2, requires))
+    return plan
+
+
+def drained(send, drain):
+    """send, after the drain time for the calls in progress on the agent it deletes."""
+    def send_after_drain(after):
+        drain()
+        return send(after)
+    return send_after_drain
+
+
+def rename(client, successor, name, stage, requires):
+    def send(resolved):
+        return confirmed(resolved, normalize_agent(client.update_agent(resolved['id'], {'name': name})))
+    return Operation('update', 'agent', successor['name'], successor, dict(successor, name=name), send, stage=stage, requires=requires)
+
+
+def due_reason(stored, max_age_seconds, now):
+    """Why max_age rotation is due now, or None: the token file lacks a token, or its issue time is older than the maximum age."""
+    if not stored.has_token:
+        return 'the token file holds no token'
+    if max_age_seconds is None or stored.issued_at is None:
+        return None
+    age = (now - stored.issued_at).total_seconds()
+    if age >= max_age_seconds:
+        return 'the token was issued %s, %d second(s) ago, beyond token_max_age' % (stored.issued_at.strftime('%Y-%m-%dT%H:%M:%SZ'), age)
+    return None

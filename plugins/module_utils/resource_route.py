@@ -1,0 +1,255 @@
+# -*- coding: utf-8 -*-
+# Copyright: piopiy.voice contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The route resource: phone numbers, their routes to agents, and the plans that change them.
+
+Shared by piopiy_number_route, piopiy_agent's phone_numbers and the info
+module: numbers are checked in one pass that names every bad one; the routes
+and the purchased numbers are read once, whatever the number of numbers; a plan
+holds only the writes the desired state needs (`map` upserts a route, `unmap`
+removes one).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.piopiy.voice.plugins.module_utils.client_api import ROUTE_TYPE, Settled
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Operation, Pending, Plan, confirmed, rendered, was_skipped
+
+E164 = re.compile(r'^\+[1-9]\d{7,14}$')
+HUMAN_NUMBER_SEPARATORS = re.compile(r'[\s().-]')
+ROUTE_FIELDS = ('phone_number', 'route_type', 'agent_id', 'status')
+E164_HELP = 'Use E.164, a + and 8 to 15 digits not starting with 0, such as +19499800001'
+
+
+def normalize_route(raw):
+    """A route as the collection returns and compares it: exactly these fields."""
+    return dict((field, raw.get(field)) for field in ROUTE_FIELDS)
+
+
+def connected(phone_number, agent_id):
+    return {'phone_number': phone_number, 'route_type': ROUTE_TYPE, 'agent_id': agent_id, 'status': 'connected'}
+
+
+def disconnected(phone_number):
+    """How a number without a route is reported."""
+    return {'phone_number': phone_number, 'route_type': None, 'agent_id': None, 'status': 'disconnected'}
+
+
+def _looks_like_unquoted_yaml_number(raw):
+    # YAML reads +19499800001 unquoted as the integer 19499800001, which reaches the module as digits alone.
+    return raw.isdigit() and E164.match('+' + raw) is not None
+
+
+def parse_phone_numbers(option, raw_numbers):
+    """(numbers in E.164 in the order given, problems): every malformed and every repeated number named in one problem each."""
+    numbers, malformed, spelled = [], [], {}
+    for raw in raw_numbers:
+        text = '' if raw is None else str(raw)
+        number = HUMAN_NUMBER_SEPARATORS.sub('', text)
+        if not E164.match(number):
+            malformed.append(repr(text) + (' (no leading +: quote it in YAML, as "+%s", or it is read as a number)' % text
+                                           if _looks_like_unquoted_yaml_number(text) else ''))
+            continue
+        if number not in spelled:
+            numbers.append(number)
+        spelled.setdefault(number, []).append(text)
+    problems = []
+    if malformed:
+        problems.append('%s has %d malformed phone number(s): %s. %s' % (option, len(malformed), ', '.join(malformed), E164_HELP))
+    repeated = [number for number in numbers if len(spelled[number]) > 1]
+    if repeated:
+        problems.append('%s lists %d number(s) more than once: %s. List each number once'
+                        % (option, len(repeated), ', '.join('%s (as %s)' % (number, ', '.join(repr(text) for text in spelled[number]))
+                                                            for number in repeated)))
+    return numbers, problems
+
+
+def numbers_routed_to(routes, agent_id):
+    """The numbers whose route points to the agent (an id, or the Pending of an agent a plan creates), sorted.
+
+    A Pending matches only itself: two agents a plan creates are not one because both are still unknown.
+    """
+    return NumbersByAgent(routes).routed_to(agent_id)
+
+
+class NumbersByAgent:
+    """The numbers of routes by agent, indexed once: asking for every agent of a fleet costs one pass over the routes, not one each."""
+
+    def __init__(self, routes):
+        self._by_id = {}  # an agent id as the API gives it -> its numbers
+        self._by_pending = {}  # id() of a Pending -> (the Pending, its numbers)
+        for number, route in routes.items():
+            agent = route['agent_id']
+            if isinstance(agent, Pending):
+                self._by_pending.setdefault(id(agent), (agent, []))[1].append(number)
+            else:
+                self._by_id.setdefault(_hashable(agent), []).append(number)
+
+    def routed_to(self, agent_id):
+        """As numbers_routed_to: the routes whose agent is agent_id itself, or the id it renders as, sorted."""
+        numbers = list(self._by_id.get(_hashable(rendered(agent_id)), ()))
+        if isinstance(agent_id, Pending):
+            numbers.extend(self._by_pending.get(id(agent_id), (None, ()))[1])
+        return sorted(numbers)
+
+
+def _hashable(agent_id):
+    """An agent id as a dict key: an odd answer's list or object id is keyed by its text, which no string id equals."""
+    try:
+        hash(agent_id)
+    except TypeError:
+        return ('unhashable', repr(agent_id))
+    return agent_id
+
+
+class RouteBook:
+    """The workspace's routes by number and its purchased numbers, from one walk of each list."""
+
+    def __init__(self, routes, purchased=None):
+        self.routes = dict((route['phone_number'], normalize_route(route)) for route in routes)
+        self.purchased = purchased  # None when the task did not need to read them
+        self._numbers_by_agent = None
+
+    @classmethod
+    def read(cls, client, with_purchased=True):
+        routes = client.list_routes()
+        return cls(routes, set(item.get('number') for item in client.list_purchased_numbers()) if with_purchased else None)
+
+    def route(self, number):
+        """The number's route, or None when it has none."""
+        return self.routes.get(number)
+
+    def agent_of(self, number):
+        route = self.routes.get(number)
+        return route['agent_id'] if route else None
+
+    def routed_to(self, agent_id):
+        """The numbers routed to the agent, sorted; the routes are indexed by agent on the first call."""
+        if self._numbers_by_agent is None:
+            self._numbers_by_agent = NumbersByAgent(self.routes)
+        return self._numbers_by_agent.routed_to(agent_id)
+
+    def not_purchased(self, numbers):
+        """A plan with one problem naming every number the workspace has not purchased, or an empty plan."""
+        missing = [number for number in numbers if number not in self.purchased]
+        if not missing:
+            return Plan()
+        return Plan(problems=['%d number(s) are not purchased in this workspace: %s. Nothing was changed: buy them, or remove them from the task'
+                              % (len(missing), ', '.join(missing))], facts={'numbers': missing})
+
+    def after(self, outcomes):
+        """The routes by number once the applied outcomes are in; a skipped write leaves the route it read fresh."""
+        routes = dict(self.routes)
+        for outcome in outcomes:
+            if outcome.applied and outcome.operation.resource == 'route':
+                if not outcome.resource:  # None after an unmap; an empty SkippedWrite when the route was gone
+                    routes.pop(outcome.operation.key, None)
+                elif was_skipped(outcome):
+                    routes[outcome.operation.key] = normalize_route(outcome.resource)
+                else:
+                    routes[outcome.operation.key] = outcome.resource
+        return routes
+
+
+def plan_routes_present(client, book, numbers, agent_id, exclusive, stage=0):
+    """Route every number to the agent; with exclusive, unmap the agent's numbers that are not listed.
+
+    agent_id may be a Pending: the id of an agent an earlier operation creates, to which no number routes yet.
+    """
+    plan = book.not_purchased(numbers)
+    for number in numbers:
+        if book.agent_of(number) != agent_id:
+            plan.operations.append(_map(client, book, number, agent_id, stage))
+    if exclusive and isinstance(agent_id, str):
+        listed = set(numbers)
+        plan.operations.extend(_unmap(client, book, number, stage) for number in book.routed_to(agent_id) if number not in listed)
+    return plan
+
+
+def plan_routes_absent(client, book, numbers, agent_id=None, stage=0):
+    """Remove the route of every listed number that has one; given an agent's id, only the routes to it."""
+    plan = book.not_purchased(numbers)
+    plan.operations.extend(_unmap(client, book, number, stage) for number in numbers
+                           if book.route(number) and agent_id in (None, book.agent_of(number)))
+    return plan
+
+
+def plan_unmap_all(client, book, agent_id, stage=0):
+    """Remove every route to the agent, such as before deleting it."""
+    return Plan([_unmap(client, book, number, stage) for number in book.routed_to(agent_id)])
+
+
+def describe_route_changes(changes, shown=10):
+    """'map +1..., unmap +2... and N more': the first `shown` of the (action, phone number) pairs of a guard's message."""
+    text = ', '.join('%s %s' % (action, number) for action, number in changes[:shown])
+    return text + (' and %d more' % (len(changes) - shown) if len(changes) > shown else '')
+
+
+def run_route_changes_problem(operations_by_environment, max_changes, option='max_route_changes_per_run'):
+    """The problem of a run whose environments together plan more route changes than max_changes, or None.
+
+    operations_by_environment: {environment: the `operations` a module returned for it (in check mode, its plan)}.
+    Route changes are counted as the per-task guard counts them: every map (add or move) and unmap of a route.
+    option: the name of the setting that holds max_changes, as the message names it.
+    """
+    counts = []
+    for environment in sorted(operations_by_environment):
+        changes = [(item.get('op'), item.get('phone_number')) for item in operations_by_environment[environment] or []
+                   if isinstance(item, dict) and item.get('resource') == 'route']
+        if changes:
+            counts.append((environment, changes))
+    total = sum(len(changes) for unused, changes in counts)
+    if total <= max_changes:
+        return None
+    return ('the run would make %d route change(s) in %d environment(s), more than %s=%d: %s. Nothing was changed in any '
+            'environment: check the numbers, or raise %s for a change this big'
+            % (total, len(counts), option, max_changes,
+               '; '.join('%s %d (%s)' % (environment, len(changes), describe_route_changes(changes)) for environment, changes in counts),
+               option))
+
+
+def guard_problems(plan, listed, max_changes=None, protected=(), allow_protected=False):
+    """Problems that stop a plan whose route changes look like a mistake, before its first write.
+
+    max_changes: the most route changes (maps that move or add a route, unmaps) one task may make.
+    protected: numbers that a task may re-route or unroute only when it lists them and allows it.
+    """
+    changes = [operation for operation in plan.operations if operation.resource == 'route']
+    problems = []
+    if max_changes is not None and len(changes) > max_changes:
+        problems.append('the task would make %d route change(s), more than max_route_changes=%d: %s. Nothing was changed: '
+                        'check the numbers, or raise max_route_changes for a change this big'
+                        % (len(changes), max_changes, describe_route_changes([(operation.action, operation.key) for operation in changes])))
+    guarded = set(protected)
+    touched = [operation for operation in changes if operation.key in guarded and operation.before is not None]
+    refused = [operation for operation in touched if not (allow_protected and operation.key in listed)]
+    if refused:
+        problems.append('the task would %s protected number(s): %s. Nothing was changed: a protected number is re-routed or '
+                        'unrouted only by a task that lists it and sets allow_protected_changes=true'
+                        % ('re-route or unroute', ', '.join('%s (%s)' % (operation.key, operation.action) for operation in refused)))
+    return problems
+
+
+def _map(client, book, number, agent_id, stage):
+    def send(after):
+        answer = client.set_route(number, after['agent_id'], settle=lambda: settle_map(client, number, after['agent_id']))
+        return confirmed(after, normalize_route(answer))
+    return Operation('map', 'route', number, book.route(number), connected(number, agent_id), send, stage=stage)
+
+
+def _unmap(client, book, number, stage):
+    def send(unused_after):
+        client.delete_route(number)
+        return None
+    return Operation('unmap', 'route', number, book.route(number), None, send, stage=stage)
+
+
+def settle_map(client, number, agent_id):
+    """After an ambiguous route write: applied if the number now routes to the agent, else certainly not (a resend is safe)."""
+    route = client.get_route(number)
+    if route is not None and route.get('agent_id') == agent_id:
+        return Settled(True, normalize_route(route))
+    return Settled.not_applied()

@@ -1,0 +1,349 @@
+# -*- coding: utf-8 -*-
+# Copyright: piopiy.voice contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""A fleet: many environments of one workspace, planned as one state and applied in parallel.
+
+Each environment is one agent (by name) and its numbers. The fleet is checked
+as a whole before anything is read (one number in two environments, two
+environments naming one agent), read once (one walk each of agents, routes and
+purchased numbers), and planned in stages, so that the outcome does not depend
+on the order in which environments run:
+
+- stage 0: agents created or updated;
+- stage 1: every environment's maps (a number moved between environments is
+  simply mapped to its new agent: a map replaces the route);
+- stage 2: unmaps, only of numbers that no environment of the fleet lists, each
+  read fresh just before, and skipped when the number now routes elsewhere;
+- stage 3: extra agents with a fleet's agent name deleted (see below).
+
+The server does not keep agent names unique, so two runs started together can
+both create an agent. The convergence rule: of several agents with one name the
+fleet manages, the one with the lowest id is kept; the routes of the others
+move to it (or are unmapped, for an exclusive environment's unlisted numbers),
+and the others are deleted. Every run applies it to the names it finds
+duplicated when it reads, and again, after its writes, to the names it
+created; so whichever run finishes last leaves one agent per name. A round
+whose writes fail because the workspace changed underneath it (an agent
+deleted by the other run's merge, a delete refused as numbers were mapped
+meanwhile) is followed by another: read again, plan again, apply.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import (
+    DEFAULT_LANGUAGE,
+    NEW_AGENT,
+    agents_named,
+    complete,
+    language_problem,
+    normalize_agent,
+    plan_agent_present,
+)
+from ansible_collections.piopiy.voice.plugins.module_utils.client_api import PiopiyAPIError
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Operation, Plan, SkippedWrite
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import RouteBook, _map, guard_problems, parse_phone_numbers
+
+AGENT_STAGE, MAP_STAGE, UNMAP_STAGE, MERGE_STAGE = 0, 1, 2, 3
+CONVERGENCE_ROUNDS = 5
+# Before each new round, a random pause of up to this many seconds times the round's number: two runs that met
+# each other's writes then rarely read and write in step again.
+ROUND_JITTER_SECONDS = 0.25
+# A write answered so because another run changed the workspace since this run read it: not found, conflict, unprocessable.
+CONCURRENT_CHANGE_STATUSES = (404, 409, 422)
+AGENT_NAME_SUFFIX = '-support-agent'  # as the support_agent role names an environment's agent
+
+
+class Environment:
+    """One environment of the fleet as asked: its agent's name and language, its numbers, and whether they are all of them."""
+
+    def __init__(self, environment, name, language, numbers, exclusive, max_route_changes=None, allow_protected_changes=None):
+        self.environment = environment
+        self.name = name
+        self.language = language
+        self.numbers = numbers
+        self.exclusive = exclusive
+        self.max_route_changes = max_route_changes  # this environment's own cap; None: none
+        self.allow_protected_changes = allow_protected_changes  # None: as the fleet allows
+
+
+def parse_fleet(raw_environments):
+    """(environments, problems): every problem of the fleet's input, each naming its environments and values."""
+    environments, problems, seen = [], [], set()
+    for index, raw in enumerate(raw_environments):
+        label = (raw.get('environment') or '').strip()
+        if not label:
+            problems.append('environments[%d] has no environment name: give each item an environment, such as prod' % index)
+            continue
+        if label in seen:
+            problems.append('environment %r is listed more than once: list each environment once' % label)
+            continue
+        seen.add(label)
+        numbers, number_problems = parse_phone_numbers('environment %s: phone_numbers' % label, raw.get('phone_numbers') or [])
+        problems.extend(number_problems)
+        name = raw.get('name') if raw.get('name') is not None else label + AGENT_NAME_SUFFIX
+        if not name.strip():
+            problems.append('environment %s: name must not be empty: give the agent a name such as %s%s' % (label, label, AGENT_NAME_SUFFIX))
+        problem = language_problem(raw.get('language'))
+        if problem:
+            problems.append('environment %s: %s' % (label, problem))
+        exclusive = True if raw.get('exclusive') is None else raw['exclusive']
+        cap = raw.get('max_route_changes')
+        if cap is not None and cap < 0:
+            problems.append('environment %s: max_route_changes must be 0 or more, got %d' % (label, cap))
+        environments.append(Environment(label, name, raw.get('language'), numbers, exclusive, cap, raw.get('allow_protected_changes')))
+    return environments, problems + conflicts(environments)
+
+
+def conflicts(environments):
+    """Two environments that claim one number, or one agent: each would undo the other, whichever ran last winning."""
+    problems = []
+    for number, owners in sorted(_claims(environments, lambda environment: environment.numbers).items()):
+        if len(owners) > 1:
+            problems.append('number %s is listed by %d environments (%s): a number routes to one agent; list it in one environment'
+                            % (number, len(owners), ', '.join(owners)))
+    for name, owners in sorted(_claims(environments, lambda environment: [environment.name]).items()):
+        if len(owners) > 1:
+            problems.append('agent name %r is used by %d environments (%s): they would share one agent and fight over its numbers; '
+                            'give each environment its own agent name' % (name, len(owners), ', '.join(owners)))
+    return problems
+
+
+def _claims(environments, claimed):
+    owners = {}
+    for environment in environments:
+        for value in claimed(environment):
+            owners.setdefault(value, []).append(environment.environment)
+    return owners
+
+
+def guard_fleet(fleet, environments, max_changes=None, protected=(), allow_protected=False):
+    """The guard rails over the whole plan (the task's cap) and over each environment's part of it (its cap, its override).
+
+    A protected number may change only in an environment that lists it and allows it, itself or through the fleet.
+    """
+    problems = guard_problems(fleet, set(number for environment in environments for number in environment.numbers), max_changes)
+    parts = {}  # environment name -> its operations, in one pass over the plan
+    for operation in fleet.operations:
+        parts.setdefault(fleet.owner.get(id(operation)), []).append(operation)
+    for environment in environments:
+        part = Plan(parts.get(environment.environment, []))
+        allow = allow_protected if environment.allow_protected_changes is None else environment.allow_protected_changes
+        problems.extend('environment %s: %s' % (environment.environment, problem)
+                        for problem in guard_problems(part, set(environment.numbers), environment.max_route_changes, protected, allow))
+    return problems
+
+
+class FleetState:
+    """What the fleet read: every agent (raw list items), the route book with purchased numbers, and completed agents by id."""
+
+    def __init__(self, agents, book, completed=None):
+        self.agents = agents
+        self.book = book
+        self.completed = dict(completed or {})
+
+    def agents_named(self, name):
+        """The agents with this name, lowest id first: the first is the one the fleet keeps."""
+        return sorted_by_id(self.agents, name)
+
+
+def read_fleet(client, environments, workers):
+    """One walk each of agents and routes side by side, and of purchased numbers when needed; then the languages asked.
+
+    The API routes only purchased numbers, so the book counts every routed number as purchased, and walks the purchased
+    numbers only for the fleet's numbers without a route, stopping at the page where it has found them all: an
+    unchanged re-run (every number routed) reads no purchased number.
+    """
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        agents = pool.submit(client.list_agents)
+        routes = client.list_routes()
+        book = RouteBook(routes)
+        book.purchased = set(book.routes) | purchased_among(client, set(number for environment in environments
+                                                                        for number in environment.numbers).difference(book.routes))
+        state = FleetState(agents.result(), book)
+    to_complete = [matches[0] for matches in (state.agents_named(environment.name) for environment in environments
+                                              if environment.language is not None) if matches]
+    if to_complete:
+        # The list may leave the language out, and then only the agent itself tells it.
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(to_complete)))) as pool:
+            for item, agent in zip(to_complete, pool.map(lambda item: complete(client, item), to_complete)):
+                state.completed[item['id']] = agent
+    return state
+
+
+def purchased_among(client, numbers):
+    """Those of the numbers the workspace has purchased: the purchased numbers are walked until every one is found, or to the end."""
+    if not numbers:
+        return set()
+
+    def every_one_found(items):
+        return numbers <= set(item.get('number') for item in items)
+    purchased = set(item.get('number') for item in client.list_purchased_numbers(until=every_one_found))
+    return purchased & numbers
+
+
+class FleetPlan(Plan):
+    """The fleet's plan, with each operation's environment and each environment's agent (its id, or a Pending)."""
+
+    def __init__(self):
+        super().__init__()
+        self.owner = {}  # id(operation) -> environment name
+        self.agent_of = {}  # environment name -> agent id or Pending
+        self.current = {}  # environment name -> the agent kept, as it was before the run (None when created)
+
+    def add(self, environment, plan):
+        for operation in plan.operations:
+            self.owner[id(operation)] = environment.environment
+        return self.extend(plan)
+
+
+def plan_fleet(client, environments, state, merge_duplicates=True, keep_token=None):
+    """The whole fleet's plan: agents (stage 0), maps (1), unmaps (2), extra agents merged away (3).
+
+    keep_token(environment) gives the function that receives the token of the agent created for that environment.
+    """
+    fleet = FleetPlan()
+    listed = dict((number, environment) for environment in environments for number in environment.numbers)
+    for environment in environments:
+        unpurchased = state.book.not_purchased(environment.numbers)
+        fleet.problems.extend('environment %s: %s' % (environment.environment, problem) for problem in unpurchased.problems)
+        fleet.facts.setdefault('numbers', []).extend(unpurchased.facts.get('numbers', []))
+    extras = []
+    for environment in environments:
+        matches = state.agents_named(environment.name)
+        if len(matches) > 1 and not merge_duplicates:
+            fleet.problems.append('environment %s: %d agents are named %r (ids: %s): set merge_duplicate_agents=true to keep the lowest id '
+                                  'and merge the others into it, or delete the extra agents'
+                                  % (environment.environment, len(matches), environment.name, ', '.join(agent['id'] for agent in matches)))
+            continue
+        _plan_environment(client, fleet, environment, matches, state, listed, keep_token)
+        extras.extend((environment, extra) for extra in matches[1:])
+    for environment, extra in extras:  # once every route write is planned: a delete requires those that move its numbers
+        fleet.add(environment, plan_merge_away(client, state.book, extra, fleet.operations))
+    return fleet
+
+
+def _plan_environment(client, fleet, environment, matches, state, listed, keep_token):
+    keep = matches[0] if matches else None
+    current = state.completed.get(keep['id'], normalize_agent(keep)) if keep else None
+    fleet.current[environment.environment] = current
+    keeper = keep_token(environment) if keep_token else _drop_token
+    agent_plan, agent_id = plan_agent_present(client, current, environment.name, environment.language, keeper, stage=AGENT_STAGE)
+    fleet.add(environment, agent_plan)
+    fleet.agent_of[environment.environment] = agent_id
+    owned = [agent['id'] for agent in matches]
+    fleet.add(environment, plan_numbers(client, state.book, environment, agent_id, owned, listed))
+
+
+def _drop_token(unused_token):
+    return None
+
+
+def plan_numbers(client, book, environment, agent_id, owned, listed):
+    """Map every listed number to the agent; then what becomes of the numbers routed to the environment's agents but not listed.
+
+    owned: the ids of every agent with the environment's name (the one kept first). An unlisted number that another
+    environment lists is left to that environment's map. Any other unlisted number is unmapped when the environment is
+    exclusive, and otherwise, when it routes to an extra agent, moved to the one kept.
+    """
+    plan = Plan()
+    for number in environment.numbers:
+        if book.agent_of(number) != agent_id:
+            plan.operations.append(_map(client, book, number, agent_id, MAP_STAGE))
+    mine = set(environment.numbers)
+    for number in sorted(number for owner in owned for number in book.routed_to(owner)):
+        if number in mine or number in listed:
+            continue
+        if environment.exclusive:
+            plan.operations.append(unmap_if_still_routed(client, book, number, owned))
+        elif book.agent_of(number) != agent_id:
+            plan.operations.append(_map(client, book, number, agent_id, MAP_STAGE))
+    return plan
+
+
+def unmap_if_still_routed(client, book, number, owned, stage=UNMAP_STAGE):
+    """Unmap a number, reading its route fresh first: a number that now routes to an agent outside `owned`, or to none, is left alone.
+
+    Its send returns the route left alone (not None) when it skipped, so that the fleet does not report it as a change.
+    """
+    def send(unused_after):
+        route = client.get_route(number)
+        if route is None or route.get('agent_id') not in owned:
+            return SkippedWrite(route)
+        try:
+            client.delete_route(number)
+        except PiopiyAPIError as error:
+            if error.status == 404:
+                return SkippedWrite(None)  # another run removed it in between
+            raise
+        return None
+    return Operation('unmap', 'route', number, book.route(number), None, send, stage=stage)
+
+
+def plan_merge_away(client, book, extra, operations, stage=MERGE_STAGE):
+    """Delete an extra agent with a fleet's agent name, once every write that moves its numbers away is applied."""
+    numbers = set(book.routed_to(extra['id']))
+    requires = [operation for operation in operations if operation.resource == 'route' and operation.key in numbers]
+
+    def send(unused_after):
+        try:
+            client.delete_agent(extra['id'])
+        except PiopiyAPIError as error:
+            if error.status == 404:
+                return SkippedWrite(None)  # a concurrent run merged it first
+            raise
+        return None
+    agent = normalize_agent(extra)
+    return Plan([Operation('delete', 'agent', agent['name'], agent, None, send, stage=stage, requires=requires)])
+
+
+def sorted_by_id(agents, name):
+    """The agents with this name, lowest id first: the first is the one the convergence rule keeps."""
+    return sorted(agents_named(agents, name), key=lambda agent: agent['id'])
+
+
+def plan_converge(client, book, environment, matches):
+    """The convergence rule for one name, as its own plan: keep matches[0] (the lowest id), route to it the numbers the
+    environment lists and those of the other agents (unmapped instead, for an exclusive environment's unlisted numbers),
+    and delete the others once their numbers are moved. book: the routes read after the agents were listed.
+    """
+    keep = matches[0]['id']
+    plan = plan_numbers(client, book, environment, keep, [agent['id'] for agent in matches], set(environment.numbers))
+    for extra in matches[1:]:
+        plan.extend(plan_merge_away(client, book, extra, plan.operations))
+    return plan
+
+
+def created_twice(client, outcomes):
+    """The names of the agents this round created that another agent now has too: a concurrent run created it as well."""
+    created = set(outcome.operation.key for outcome in outcomes if outcome.applied and outcome.operation.action == 'create')
+    if not created:
+        return set()
+    names = [agent.get('name') for agent in client.list_agents()]
+    return set(name for name in created if names.count(name) > 1)
+
+
+def pause_before_round(round_number):
+    """A random pause before convergence round round_number (1 for the first one after the writes): runs fall out of step."""
+    time.sleep(random.uniform(0, ROUND_JITTER_SECONDS * round_number))
+
+
+def changed_underneath(failures):
+    """Whether a write failed because the workspace changed since the read (an agent gone, a delete refused): a new round can converge."""
+    return any(getattr(failure.error, 'status', None) in CONCURRENT_CHANGE_STATUSES for failure in failures)
+
+
+def planned_agent(environment, current, agent_id, outcomes):
+    """The environment's agent after the outcomes: the confirmed one of its last applied agent write, else as it was."""
+    agent = current
+    for outcome in outcomes:
+        operation = outcome.operation
+        if outcome.applied and operation.resource == 'agent' and operation.action in ('create', 'update') and operation.key == environment.name:
+            agent = outcome.resource
+    if agent is None:
+        return {'id': agent_id, 'name': environment.name, 'language': environment.language or DEFAULT_LANGUAGE, 'status': NEW_AGENT}
+    return agent

@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright: piopiy.voice contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""One run of the piopiy_number_route task: its options, and phone numbers routed to an agent or unrouted.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import NEW_AGENT, find_by_id, find_by_name
+from ansible_collections.piopiy.voice.plugins.module_utils.client_api import ROUTE_TYPE
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Pending, Plan, rendered
+from ansible_collections.piopiy.voice.plugins.module_utils.task_module import (
+    GUARD_RAILS_SPEC,
+    PARALLEL_REQUESTS_SPEC,
+    PiopiyTask,
+    empty_id_problems,
+    guard_rails,
+    parallel_requests_problem,
+    run_task,
+)
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import (
+    RouteBook,
+    disconnected,
+    guard_problems,
+    parse_phone_numbers,
+    plan_routes_absent,
+    plan_routes_present,
+)
+
+
+class RouteTask(PiopiyTask):
+    """The routes of the listed numbers: to one agent (present), or none (absent)."""
+
+    kind = 'routes'
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        option = 'phone_numbers' if self.params['phone_numbers'] is not None else 'phone_number'
+        raw = self.params['phone_numbers'] if option == 'phone_numbers' else [self.params['phone_number']]
+        self.numbers, self.number_problems = parse_phone_numbers(option, raw)
+        self.guards, self.guard_problems = guard_rails(self.params)
+
+    def validate(self):
+        problems = self.number_problems + self.guard_problems + empty_id_problems(self.params, 'agent_id')
+        if self.params['agent_name'] is not None and not self.params['agent_name'].strip():
+            problems.append('agent_name is an empty string: give the name of an existing agent, or leave agent_name out')
+        return problems + [parallel_requests_problem(self.params['parallel_requests'])]
+
+    def read(self, client):
+        book = RouteBook.read(client)
+        agent_id, name = self.params['agent_id'], self.params['agent_name']
+        if agent_id and book.routed_to(agent_id):
+            return {'book': book, 'agent_id': agent_id, 'problem': None}  # a route points to it, so it exists: no need to read it
+        if agent_id:
+            lookup = find_by_id(client, agent_id)
+        elif name:
+            lookup = find_by_name(client, name, 'agent_id', with_language=False)
+        else:
+            return {'book': book, 'agent_id': None, 'problem': None}
+        return {'book': book, 'agent_id': lookup.agent['id'] if lookup.agent else None, 'problem': lookup.problem}
+
+    def plan(self, client, state):
+        plan = self.plan_routes(client, state)
+        plan.problems.extend(guard_problems(plan, set(self.numbers), **self.guards))
+        return plan
+
+    def plan_routes(self, client, state):
+        book, agent_id, params = state['book'], state['agent_id'], self.params
+        plan = Plan(problems=[state['problem']] if state['problem'] else [])
+        has_agent = bool(params['agent_id'] or params['agent_name'])
+        if params['state'] == 'absent':
+            if has_agent and agent_id is None:
+                return plan.extend(book.not_purchased(self.numbers))  # the agent does not exist, so no route points to it
+            return plan.extend(plan_routes_absent(client, book, self.numbers, agent_id))
+        if agent_id is None and has_agent and not state['problem']:
+            if self.module.check_mode and params['agent_name']:
+                agent_id = Pending(NEW_AGENT)  # an earlier task of the play would have created it
+            else:
+                what = 'with id %s' % params['agent_id'] if params['agent_id'] else 'named %r' % params['agent_name']
+                plan.problems.append('no agent %s in this workspace: create it first with piopiy.voice.piopiy_agent, or check %s'
+                                     % (what, 'agent_id' if params['agent_id'] else 'agent_name'))
+        return plan.extend(plan_routes_present(client, book, self.numbers, agent_id, params['exclusive']))
+
+    def result(self, state, outcomes):
+        book = state['book']
+        touched = set(outcome.operation.key for outcome in outcomes if outcome.applied)
+        handled = sorted(set(self.numbers) | touched)
+        routes_after = book.after(outcomes)
+        after = [rendered(routes_after.get(number) or disconnected(number)) for number in handled]
+        before = [book.route(number) or disconnected(number) for number in handled]
+        values = {'routes': after}
+        if self.params['phone_number']:
+            values['route'] = next(route for route in after if route['phone_number'] == self.numbers[0])
+        return values, {'routes': before}, {'routes': after}
+
+
+def route_argument_spec():
+    """The options of piopiy_number_route beyond the connection's (piopiy_module.connection_argument_spec)."""
+    return dict(
+        phone_number=dict(type='str'),
+        phone_numbers=dict(type='list', elements='str'),
+        agent_id=dict(type='str'),
+        agent_name=dict(type='str'),
+        route_type=dict(type='str', choices=[ROUTE_TYPE], default=ROUTE_TYPE),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+        exclusive=dict(type='bool', default=False),
+        parallel_requests=PARALLEL_REQUESTS_SPEC,
+        **GUARD_RAILS_SPEC
+    )
+
+
+ROUTE_OPTION_RULES = dict(
+    mutually_exclusive=[('phone_number', 'phone_numbers'), ('agent_id', 'agent_name')],
+    required_one_of=[('phone_number', 'phone_numbers')],
+    required_if=[('state', 'present', ('agent_id', 'agent_name'), True)],
+)
+
+
+def run_route(module):
+    """The task: the numbers routed to an agent, or unrouted; it ends with module.exit_json or module.fail_json."""
+    run_task(module, RouteTask(module), workers=module.params['parallel_requests'])
