@@ -35,6 +35,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.task_module import (
     GUARD_RAILS_SPEC,
     PARALLEL_REQUESTS_SPEC,
     PiopiyTask,
+    TaskReport,
     empty_id_problems,
     guard_rails,
     parallel_requests_problem,
@@ -354,7 +355,7 @@ class AgentTask(PiopiyTask):
         if self.numbers is not None and after is not None:
             after = dict(after, phone_numbers=numbers_routed_to(book.after(outcomes), agent_id))
         after = rendered(after)
-        return dict(self.keeper.extra, agent=after or {}), before or {}, after or {}
+        return TaskReport(dict(self.keeper.extra, agent=after or {}), before or {}, after or {})
 
     def problems_after_apply(self):
         return self.keeper.late + self.late
@@ -477,7 +478,7 @@ class RotationTask(PiopiyTask):
         values = dict(self.keeper.extra, agent=after, rotation=rendered(self.summary))
         if self.summary.get('id'):
             values['rotation_id'] = self.summary['id']
-        return values, before, after
+        return TaskReport(values, before, after)
 
     def problems_after_apply(self):
         return self.keeper.late

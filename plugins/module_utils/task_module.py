@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
@@ -136,6 +137,15 @@ def fail_api(module, error, **result):
     module.fail_json(msg=str(error), **dict(error.facts(), **result))
 
 
+@dataclass(frozen=True)
+class TaskReport:
+    """What a task shows once its writes are in: its namespaced return values, and the diff's whole before and after."""
+
+    values: dict
+    before: object = None
+    after: object = None
+
+
 class PiopiyTask:
     """The declaration a resource module gives run_task; the defaults are for tasks without the step."""
 
@@ -152,7 +162,7 @@ class PiopiyTask:
         raise NotImplementedError
 
     def result(self, state, outcomes):
-        """(namespaced result values, diff before, diff after) once the outcomes are in."""
+        """The TaskReport once the outcomes are in."""
         raise NotImplementedError
 
     def problems_after_apply(self):
@@ -178,10 +188,10 @@ def run_task(module, task, workers=1):
     with held(module, task.lock()):
         state, outcomes = _read_plan_apply(module, task, client, problems, workers)
     operations, failures, changed = report(outcomes)
-    values, before, after = task.result(state, outcomes)
-    result = dict(values, changed=changed, operations=operations)
-    if module._diff:
-        result['diff'] = {'before': before, 'after': after}
+    shown = task.result(state, outcomes)
+    result = dict(shown.values, changed=changed, operations=operations)
+    # Always returned: Ansible shows a result's diff only with --diff (or diff: true), and AnsibleModule has no public flag.
+    result['diff'] = {'before': shown.before, 'after': shown.after}
     late = task.problems_after_apply()
     if failures or late:
         messages = ([failure_message(outcomes, failures)] if failures else []) + late

@@ -14,6 +14,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.task_module import (
     GUARD_RAILS_SPEC,
     PARALLEL_REQUESTS_SPEC,
     PiopiyTask,
+    TaskReport,
     empty_id_problems,
     guard_rails,
     parallel_requests_problem,
@@ -93,7 +94,7 @@ class RouteTask(PiopiyTask):
         values = {'routes': after}
         if self.params['phone_number']:
             values['route'] = next(route for route in after if route['phone_number'] == self.numbers[0])
-        return values, {'routes': before}, {'routes': after}
+        return TaskReport(values, {'routes': before}, {'routes': after})
 
 
 def route_argument_spec():

@@ -162,8 +162,7 @@ class FleetRun:
             before[name] = dict(agent=current or {}, phone_numbers=state.book.routed_to(current['id']) if current else [])
             after[name] = dict(agent=rendered(agent), phone_numbers=numbers)
         result = dict(environments=environments, operations=records, changed=changed)
-        if self.module._diff:
-            result['diff'] = {'before': before, 'after': after}
+        result['diff'] = {'before': before, 'after': after}  # Ansible shows it only with --diff
         if failures or self.late:
             messages = ([failure_message(reported, failures)] if failures else []) + self.late
             self.module.fail_json(msg='; '.join(messages), **dict(first_api_error(failures), **result))

@@ -15,7 +15,7 @@ import pytest
 
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Operation, Plan
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_lock import AgentLock, LockTimeout, lock_dir, lock_path, workspace_lock_path
-from ansible_collections.piopiy.voice.plugins.module_utils.task_module import PiopiyTask, run_task
+from ansible_collections.piopiy.voice.plugins.module_utils.task_module import PiopiyTask, TaskReport, run_task
 
 BASE = 'http://127.0.0.1:8080/v1'
 KEY = 'pk_test_acme_0001'
@@ -176,7 +176,7 @@ class LockedTask(PiopiyTask):
         return outcomes
 
     def result(self, state, outcomes):
-        return {}, {}, {}
+        return TaskReport({})
 
 
 def test_run_task_holds_the_lock_over_read_writes_and_convergence_and_releases_it(path):
