@@ -397,12 +397,34 @@ request_id:
   sample: req_5f2c9a1b7d3e4f60
 """
 
-from ansible_collections.piopiy.voice.plugins.module_utils.task_agent import AGENT_OPTION_RULES, agent_argument_spec, run_agent
-from ansible_collections.piopiy.voice.plugins.module_utils.task_module import piopiy_module
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_lock import DEFAULT_LOCK_TIMEOUT
+from ansible_collections.piopiy.voice.plugins.module_utils.task_agent import agent_task
+from ansible_collections.piopiy.voice.plugins.module_utils.task_module import GUARD_RAILS_SPEC, PARALLEL_REQUESTS_SPEC, run_module
+
+# The options beyond the connection's (doc fragment piopiy.voice.piopiy), as DOCUMENTATION describes them.
+ARGUMENT_SPEC = dict(
+    name=dict(type='str'),
+    id=dict(type='str'),
+    language=dict(type='str'),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+    token_file=dict(type='path'),
+    token_file_format=dict(type='str', choices=['token', 'env'], default='token'),
+    token_env_names=dict(type='dict', no_log=False),  # variable names, not secrets
+    return_token=dict(type='bool', default=False),
+    rotate=dict(type='str', choices=['never', 'now', 'due'], default='never'),
+    rotation_phase=dict(type='str', choices=['all', 'prepare', 'finish'], default='all'),
+    token_max_age=dict(type='str', no_log=False),  # a duration
+    drain_seconds=dict(type='int', default=0),
+    phone_numbers=dict(type='list', elements='str'),
+    purge_phone_numbers=dict(type='bool', default=True),
+    parallel_requests=PARALLEL_REQUESTS_SPEC,
+    lock_timeout=dict(type='int', default=DEFAULT_LOCK_TIMEOUT),
+    **GUARD_RAILS_SPEC
+)
 
 
 def main():
-    run_agent(piopiy_module(agent_argument_spec(), **AGENT_OPTION_RULES))
+    run_module(ARGUMENT_SPEC, agent_task, required_one_of=[('name', 'id')])
 
 
 if __name__ == '__main__':
