@@ -318,7 +318,7 @@ class AgentTask(PiopiyTask):
                 return Plan(problems=['agent %r (%s) was created, but no agent has that name any more: another run deleted it; '
                                       'run the task again' % (params['name'], self.created['id'])])
             environment = Environment(params['name'], params['name'], params['language'], self.numbers or [],
-                                      self.numbers is not None and params['purge_phone_numbers'])
+                                      self.numbers is not None and params['exclusive'])
             return plan_converge(client, state.book, environment, state.matches)
         plan = self.plan_agent_and_routes(client, state)
         plan.problems.extend(guard_problems(plan, set(self.numbers or ()), **self.guards))
@@ -352,7 +352,7 @@ class AgentTask(PiopiyTask):
         if warning and not plan.problems:
             self.module.warn(warning)
         if self.numbers is not None:
-            plan.extend(plan_routes_present(client, state.book, self.numbers, self.agent_id, params['purge_phone_numbers'], stage=1))
+            plan.extend(plan_routes_present(client, state.book, self.numbers, self.agent_id, params['exclusive'], stage=1))
         return plan
 
     def result(self, loop):
