@@ -34,8 +34,10 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(sys.executable).parent
 LABEL_PREFIX = 'ansible_collections.piopiy.voice.docsite.'
-# pandoc writes a Markdown link as `text <target>`__ (anonymous) or `text <target>`_ (named).
-RST_LINK = re.compile(r'`(?P<text>[^`<]*?)\s*<(?P<target>[^>`]+)>`__?')
+MARKDOWN_LINK = re.compile(r'\[(?P<text>[^\]]+)\]\((?P<target>[^)\s]+)\)')
+# pandoc labels a heading whose text makes no plain identifier (one that starts with a digit); antsibull-docs
+# accepts only the collection's own labels, and no page links to a heading.
+OTHER_LABEL = re.compile(r'^\.\. _(?!%s)[^:]+:\n\n' % re.escape('ansible_collections.'), re.MULTILINE)
 # Every plugin page says to install the collection from Galaxy, where it is not (yet): say how instead.
 GALAXY_INSTALL = re.compile(r'To install it, use: :code:`ansible\\?-galaxy collection install piopiy\.voice`\.')
 NOT_ON_GALAXY = ('It is not on Ansible Galaxy yet: build it from a clone, or install it from your own git server, '
@@ -50,20 +52,22 @@ def guide_pages(root=ROOT):
 
 
 def rewrite_link(match, pages):
+    """A Markdown link as the site has it: web addresses as they are, another guide page as its page of the site
+    (a sibling, docsite/<name>.html), any other file of the repository as its text alone."""
     text, target = match.group('text'), match.group('target')
     if re.match(r'[a-z][a-z0-9+.-]*:', target):  # https:, mailto:
         return match.group(0)
-    page = re.fullmatch(r'(?:\./)?(?P<name>[a-z0-9-]+)\.md(?:#.*)?', target)
+    page = re.fullmatch(r'(?:\./)?(?P<name>[a-z0-9-]+)\.md(?P<anchor>#.*)?', target)
     if page and page.group('name') in pages:
-        return ':ref:`%s <%s%s>`' % (text or page.group('name'), LABEL_PREFIX, page.group('name'))
-    return text or target
+        return '[%s](%s.html%s)' % (text, page.group('name'), page.group('anchor') or '')
+    return text
 
 
 def markdown_to_rst(name, markdown, pages):
     """One guide page as an antsibull-docs extra doc: its label, then the page in reStructuredText."""
+    markdown = MARKDOWN_LINK.sub(lambda match: rewrite_link(match, pages), markdown)
     body = pypandoc.convert_text(markdown, 'rst', format='gfm', extra_args=['--wrap=none'])
-    body = RST_LINK.sub(lambda match: rewrite_link(match, pages), body)
-    return '.. _%s%s:\n\n%s' % (LABEL_PREFIX, name, body)
+    return '.. _%s%s:\n\n%s' % (LABEL_PREFIX, name, OTHER_LABEL.sub('', body))
 
 
 # Labels of the Ansible documentation that antsibull-docs' pages refer to. docs.ansible.com's intersphinx inventory
