@@ -17,19 +17,21 @@ export PYTHON := $(BIN)/python
 export TEST_PYTHON
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: help test demo bench venv stage sanity units integration lint pytest clean collection-link shell test-matrix package-quality changelog
+.PHONY: help test demo bench venv stage sanity units integration lint pytest clean collection-link shell test-matrix package-quality changelog docs guide
 
 help:
 	@echo "make test   every check: sanity, units, integration, lint, build + docs, pytest"
 	@echo "make demo   run the main playbook against the local emulator"
 	@echo "           (make integration TARGETS=piopiy_agent runs one target)"
+	@echo "make guide  regenerate docs/docsite/rst/ (the guide on the docs site) from docs/*.md"
+	@echo "make docs   the docs site (plugin pages and the guide) in build/docs/, Sphinx warnings as errors"
 	@echo "make shell  a shell with the tools, the collection and a running emulator, for the docs' commands"
 	@echo "make changelog    regenerate CHANGELOG.rst from changelogs/ (what the next release will publish)"
 	@echo "make test-matrix  sanity + integration per ansible-core minor (MATRIX=\"2.16 2.21\" picks cells)"
 	@echo "make bench  time the support_agent role against a uri baseline (~8 min; tests/output/bench/)"
 	@echo "make clean  remove the virtualenv and build outputs"
 
-test: sanity units integration lint package-quality pytest
+test: sanity units integration lint package-quality docs pytest
 
 venv: $(VENV)/.installed
 
@@ -95,6 +97,15 @@ package-quality: stage
 	cd $(STAGE) && ANSIBLE_COLLECTIONS_PATH=$(STAGE_ROOT) antsibull-docs lint-collection-docs --plugin-docs .
 	antsibull-changelog lint
 	tests/utils/changelog.sh check $(STAGE)
+
+# antsibull-docs + Sphinx, warnings as errors: every plugin's and the role's page, and the guide of docs/docsite/extra-docs.yml.
+# docs/docsite/rst/ is generated from the guide's Markdown pages (docs/*.md) and committed: `make guide` writes it,
+# `make docs` fails while it is out of date.
+docs: venv
+	python tests/utils/build_docs.py site $(CURDIR)/build/docs
+
+guide: venv
+	python tests/utils/build_docs.py guide
 
 changelog: stage
 	tests/utils/changelog.sh write $(STAGE)

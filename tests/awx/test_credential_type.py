@@ -46,10 +46,14 @@ def test_the_injectors_render_the_inputs_and_default_the_api_base():
     assert render_injectors({'piopiy_api_key': 'pk_test_x', 'piopiy_api_base': ''})['PIOPIY_API_BASE'] == 'https://api.piopiy.com/v1'
 
 
-def test_the_playbook_creates_the_type_from_those_two_files():
+def test_the_playbook_creates_both_types_from_their_files():
     (play,) = load('create-credential-type.yml')
     (task,) = play['tasks']
     arguments = task['awx.awx.credential_type']
     assert (arguments['kind'], arguments['state']) == ('cloud', 'present')
-    assert "lookup('ansible.builtin.file', 'credential-type-inputs.yml') | from_yaml" in arguments['inputs']
-    assert "lookup('ansible.builtin.file', 'credential-type-injectors.yml') | from_yaml" in arguments['injectors']
+    assert "lookup('ansible.builtin.file', item.prefix ~ '-inputs.yml') | from_yaml" in arguments['inputs']
+    assert "lookup('ansible.builtin.file', item.prefix ~ '-injectors.yml') | from_yaml" in arguments['injectors']
+    prefixes = {item['name']: item['prefix'] for item in task['loop']}
+    assert prefixes == {'Piopiy Voice API': 'credential-type', 'Piopiy Voice API keys': 'credential-type-keys'}
+    for prefix in prefixes.values():
+        assert (AWX / (prefix + '-inputs.yml')).is_file() and (AWX / (prefix + '-injectors.yml')).is_file()
