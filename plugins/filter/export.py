@@ -157,7 +157,8 @@ class Workspace:
 
 def rotating_names(agents):
     """The names of the agents with a successor, by the successor's name NAME--rotating-OLD."""
-    # Imported here: the rotation's module brings the API client, which only a workspace mid-rotation needs to read.
+    # Imported here, not at the top: Ansible imports every filter file of the collection in each task's worker that uses any
+    # piopiy.voice filter (the role's unknown_variables among them), and the rotation's module brings the API client.
     from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation import SUCCESSOR_MARKER
 
     names = set()
@@ -222,7 +223,8 @@ def sort_workspace(agents, routes, purchased_numbers):
     routed = set(route['phone_number'] for route in routes if route.get('agent_id'))
     unrouted = sorted(purchased - routed)
     left_out.sort(key=lambda entry: (str(entry['agent'].get('name')), entry['agent']['id']))
-    rotations = dict((agent_id, rotation) for agent_id, rotation in workspace.rotations.items() if agent_id in set(agent['id'] for agent in kept))
+    kept_ids = set(agent['id'] for agent in kept)
+    rotations = dict((agent_id, rotation) for agent_id, rotation in workspace.rotations.items() if agent_id in kept_ids)
     return kept, left_out, orphans, unrouted, numbers, rotations
 
 
