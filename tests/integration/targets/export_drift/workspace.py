@@ -171,7 +171,8 @@ def finish_rotation(emulator, name):
     emulator.api('PATCH', 'ai-agents/' + successor['id'], {'name': name})
 
 
-COMMANDS = {'seed': seed, 'seed-special': seed_special, 'special-exported': special_exported, 'finish-rotation': finish_rotation, 'behind-the-back': behind_the_back, 'no-secrets': no_secrets, 'exported': exported, 'plan': plan}
+COMMANDS = {'seed': seed, 'seed-special': seed_special, 'special-exported': special_exported, 'finish-rotation': finish_rotation,
+            'behind-the-back': behind_the_back, 'no-secrets': no_secrets, 'exported': exported, 'plan': plan}
 
 
 if __name__ == '__main__':
