@@ -17,7 +17,7 @@ export PYTHON := $(BIN)/python
 export TEST_PYTHON
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: help test demo bench venv stage sanity units integration lint pytest clean collection-link shell test-matrix package-quality changelog docs guide
+.PHONY: help test demo bench venv ansible-test-pip stage sanity units integration lint pytest clean collection-link shell test-matrix package-quality changelog docs guide
 
 help:
 	@echo "make test   every check: sanity, units, integration, lint, build + docs, pytest"
@@ -33,24 +33,31 @@ help:
 
 test: sanity units integration lint package-quality docs pytest
 
+# The virtualenv only: nothing outside the work tree (make demo needs no more).
 venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.txt
+	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
 
 # Before it builds a virtualenv, ansible-test runs a pip bootstrap script that it downloads from a host these
 # machines cannot reach, unless ~/.ansible/test/cache/get_pip_<pip>.py exists. Our stand-in goes there, under
 # the pip release that the pinned ansible-core's ansible-test asks for: tests/matrix/cells.txt pins it per
 # ansible-core (its last column), and tests/meta checks that pin against the installed ansible-test.
+# Only the ansible-test targets (through stage) write it: it is the one file they put outside the work tree.
 ANSIBLE_TEST_PIP = $(shell awk '!/^\#/ && NF && $$2 == "$(shell sed -n 's/^ansible-core==//p' requirements-dev.txt)" {print $$4}' tests/matrix/cells.txt)
+PIP_STANDIN = $(HOME)/.ansible/test/cache/get_pip_$(subst .,_,$(ANSIBLE_TEST_PIP)).py
 
-$(VENV)/.installed: requirements-dev.txt tests/utils/get_pip_standin.py tests/matrix/cells.txt
-	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
-	$(BIN)/pip install --quiet -r requirements-dev.txt
-	mkdir -p ~/.ansible/test/cache
-	cp tests/utils/get_pip_standin.py ~/.ansible/test/cache/get_pip_$(subst .,_,$(ANSIBLE_TEST_PIP)).py
-	touch $@
+ansible-test-pip: $(PIP_STANDIN)
+
+$(PIP_STANDIN): tests/utils/get_pip_standin.py tests/matrix/cells.txt requirements-dev.txt
+	mkdir -p $(dir $@)
+	cp tests/utils/get_pip_standin.py $@
 
 # ansible-test needs the collection under ansible_collections/NS/NAME, and a symlink will not do:
 # stage a copy of every tracked and untracked, not ignored file.
-stage: venv
+stage: venv ansible-test-pip
 	rm -rf $(STAGE)
 	mkdir -p $(STAGE)
 	git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -T - -cf - | tar -xf - -C $(STAGE)

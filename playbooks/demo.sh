@@ -11,8 +11,10 @@ trap 'rm -rf "$work"' EXIT
 cp -r "$here/inventory" "$work/inventory"
 cd "$here"
 
-# ansible.cfg here enables the piopiy.voice.audit callback; the demo keeps its trail in the scratch directory.
-export PIOPIY_AUDIT_LOG="$work/piopiy-audit.jsonl"
+# ansible.cfg here enables the piopiy.voice.audit callback; the demo keeps its trail in the scratch directory,
+# and Ansible its home (not ~/.ansible, which ansible-playbook creates at start): the demo writes nothing under the
+# home directory. ANSIBLE_COLLECTIONS_PATH, set by `make demo`, keeps the collections found.
+export PIOPIY_AUDIT_LOG="$work/piopiy-audit.jsonl" ANSIBLE_HOME="$work/ansible-home"
 
 # Every environment of the demo lives in the emulator's one workspace.
 export PIOPIY_DEV_API_KEY=pk_test_acme_0001 PIOPIY_STAGING_API_KEY=pk_test_acme_0001 PIOPIY_PROD_API_KEY=pk_test_acme_0001
@@ -28,13 +30,19 @@ else
     unset ANSIBLE_FORCE_COLOR
 fi
 heading() { printf '\n%s==== %s ====%s\n' "$bold" "$*" "$plain"; }
-play() { ansible-playbook -i "$work/inventory" "$@"; }
+
+# Ctrl-C stops the demo quietly, with status 130: the step that runs finishes or stops, then the demo exits.
+trap 'exit 130' INT
+# Runs a command that starts with Ctrl-C ignored. ansible-playbook sets its own handler once its plays start (a Ctrl-C
+# then stops it with one line); a Ctrl-C during Python's imports, before that, would print a traceback.
+calm() { (trap '' INT && exec "$@"); }
+play() { calm ansible-playbook -i "$work/inventory" "$@"; }
 
 heading "1. Dry run of dev and prod on an empty workspace (--check --diff): nothing is written"
 play support_agent.yml --limit dev,prod --check --diff
 
-heading "2. Apply every environment"
-play support_agent.yml
+heading "2. Apply every environment, keeping each new agent's token in an env file (mode 0600)"
+play support_agent.yml -e "support_agent_token_file=$work/{{ inventory_hostname }}.env" -e support_agent_token_file_format=env
 
 heading "3. Apply again: changed=0"
 play support_agent.yml
@@ -64,7 +72,7 @@ heading "8. The same inventory as one plan per workspace (playbooks/fleet.yml), 
 play fleet.yml --check --diff
 
 heading "9. The audit trail of this demo (piopiy.voice.audit, one JSON line per operation)"
-python - "$PIOPIY_AUDIT_LOG" <<'PY'
+calm python - "$PIOPIY_AUDIT_LOG" <<'PY'
 import collections, json, sys
 lines = [json.loads(line) for line in open(sys.argv[1], encoding='utf-8')]
 for line in lines:
@@ -82,13 +90,13 @@ PY
 export PIOPIY_API_KEY=pk_test_acme_0001
 
 heading "10. Export the workspace to a new inventory, then check it: changed=0"
-ansible-playbook export.yml -e "export_dir=$work/exported"
+calm ansible-playbook export.yml -e "export_dir=$work/exported"
 cat "$work/exported/hosts.yml" "$work/exported/host_vars/prod.yml"
 head -n 12 "$work/exported/export-report.txt"
-ansible-playbook -i "$work/exported" support_agent.yml --check
+calm ansible-playbook -i "$work/exported" support_agent.yml --check
 
 heading "11. Someone re-routes +19499800004 to staging in the dashboard: the drift gate exits 16 with a plan"
-python - "$PIOPIY_API_BASE" "$PIOPIY_API_KEY" <<'PY'
+calm python - "$PIOPIY_API_BASE" "$PIOPIY_API_KEY" <<'PY'
 import json, sys, urllib.request
 base, key = sys.argv[1], sys.argv[2]
 def call(method, path, body=None):
@@ -100,7 +108,7 @@ call('POST', '/phone-number-routing', {'phone_number': '+19499800004', 'route_ty
 PY
 status=0
 ANSIBLE_CALLBACKS_ENABLED=piopiy.voice.audit,piopiy.voice.plan PIOPIY_PLAN_DIR="$work/plan" \
-    ansible-playbook -i "$work/exported" support_agent.yml --check || status=$?
+    calm ansible-playbook -i "$work/exported" support_agent.yml --check || status=$?
 echo "exit status: $status (16: drift)"
 [ "$status" -eq 16 ] || exit 1
 cat "$work/plan/plan.md"

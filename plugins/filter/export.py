@@ -40,8 +40,14 @@ def yaml_string(text):
     return '"%s"' % ''.join(escaped)
 
 
-def yaml_name(text):
-    """A name as a YAML value that Ansible will never template, whatever braces it holds."""
+def yaml_value(text):
+    """A value the API returned (a name, a language, a number), as YAML that Ansible reads back as written and never templates.
+
+    Text that could hold a Jinja template ({{, {% or {#; % too, to be safe) is marked !unsafe; no other text can be
+    templated. Only that text is marked, because from ansible-core 2.19 an !unsafe scalar takes the type its text
+    would have unquoted: !unsafe "On" reads as true and !unsafe "+19499800001" as a number. Text with a brace or a
+    percent sign never resembles a boolean, null, number or date, so the mark cannot change its type.
+    """
     quoted = yaml_string(text)
     return '!unsafe ' + quoted if '{' in text or '%' in text else quoted
 
@@ -116,18 +122,96 @@ def left_out_reason(agent, name_count, numbers, purchased):
     return None
 
 
+class Rotation:
+    """A credential rotation in progress, as the export describes it: the environment as it will be once it is finished.
+
+    name: the agent's name; successor: the successor agent, under the name it will have; replaced_id: the id of the
+    agent it replaces (deleted already, or at the rotation's end).
+    """
+
+    def __init__(self, name, successor, replaced_id):
+        self.name = name
+        self.successor = successor
+        self.replaced_id = replaced_id
+
+    def note(self):
+        return ('a credential rotation is in progress: agent %s will replace agent %s under the name %s; the inventory '
+                'describes the environment as after the rotation, so finish it (support_agent_rotate=now) before the role '
+                'runs on this inventory' % (self.successor['id'], self.replaced_id, comment_text(self.name)))
+
+
+class Workspace:
+    """The agents the export sees, every rotation in progress taken as finished.
+
+    agents: each environment's agent once (a successor in place of the agent it replaces, under that agent's name);
+    numbers: agent id -> its sorted numbers (a successor's together with those of the agent it replaces);
+    rotations: agent id -> Rotation; left_out: [{'agent', 'reason', 'numbers'}] of the rotations that cannot go on.
+    """
+
+    def __init__(self, agents, numbers, rotations, left_out):
+        self.agents = agents
+        self.numbers = numbers
+        self.rotations = rotations
+        self.left_out = left_out
+
+
+def rotating_names(agents):
+    """The names of the agents with a successor, by the successor's name NAME--rotating-OLD."""
+    # Imported here, not at the top: Ansible imports every filter file of the collection in each task's worker that uses any
+    # piopiy.voice filter (the role's unknown_variables among them), and the rotation's module brings the API client.
+    from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation import SUCCESSOR_MARKER
+
+    names = set()
+    for agent in agents:
+        name = agent.get('name')
+        if isinstance(name, str) and SUCCESSOR_MARKER in name and name.partition(SUCCESSOR_MARKER)[0].strip():
+            names.add(name.partition(SUCCESSOR_MARKER)[0])
+    return sorted(names)
+
+
+def finish_rotations(agents, numbers):
+    """The Workspace as it will be after every rotation in progress; one that cannot go on leaves its agents out."""
+    rotating = rotating_names(agents)
+    if not rotating:
+        return Workspace(agents, numbers, {}, [])
+    from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation import read_rotation, successors_of
+
+    numbers = dict(numbers)
+    by_id = dict((agent['id'], agent) for agent in agents)
+    replaced, rotations, left_out = set(), {}, []
+    for name in rotating:
+        involved = sorted(set(agent['id'] for agent in agents if agent.get('name') == name)
+                          | set(agent['id'] for agent in successors_of(agents, name)))
+        replaced.update(involved)
+        state = read_rotation(agents, name)
+        if state.problem:
+            reason = 'a credential rotation of agent %s is in progress and cannot go on (%s)' % (comment_text(name), state.problem)
+            left_out.extend({'agent': by_id[agent_id], 'reason': reason, 'numbers': numbers.get(agent_id, [])} for agent_id in involved)
+            continue
+        successor = dict(by_id[state.successor['id']], name=name)
+        if state.canonical is not None:
+            # Prepared: finishing moves every number of the old agent to the successor, which has the old one's language.
+            old = by_id[state.canonical['id']]
+            successor['language'] = old.get('language') or successor.get('language')
+            numbers[successor['id']] = sorted(set(numbers.get(successor['id'], []) + numbers.get(old['id'], [])))
+        rotations[successor['id']] = Rotation(name, successor, state.old_id)
+    kept = [agent for agent in agents if agent['id'] not in replaced] + [rotation.successor for rotation in rotations.values()]
+    return Workspace(kept, numbers, rotations, left_out)
+
+
 def sort_workspace(agents, routes, purchased_numbers):
     """The agents the inventory expresses, those it leaves out (with why), and the routes and numbers only the report lists."""
     for agent in agents:
         if not isinstance(agent, dict) or not agent.get('id'):
             raise AnsibleFilterError('export_inventory: every agent needs an id, as piopiy_agent_info returns them; got %r' % (agent,))
     purchased = set(number['phone_number'] for number in purchased_numbers)
-    numbers = numbers_by_agent(routes)
+    workspace = finish_rotations(agents, numbers_by_agent(routes))
+    numbers = workspace.numbers
     name_count = {}
-    for agent in agents:
+    for agent in workspace.agents:
         name_count[agent.get('name')] = name_count.get(agent.get('name'), 0) + 1
-    kept, left_out = [], []
-    for agent in agents:
+    kept, left_out = [], list(workspace.left_out)
+    for agent in workspace.agents:
         reason = left_out_reason(agent, name_count, numbers.get(agent['id'], []), purchased)
         if reason:
             left_out.append({'agent': agent, 'reason': reason, 'numbers': numbers.get(agent['id'], [])})
@@ -139,7 +223,9 @@ def sort_workspace(agents, routes, purchased_numbers):
     routed = set(route['phone_number'] for route in routes if route.get('agent_id'))
     unrouted = sorted(purchased - routed)
     left_out.sort(key=lambda entry: (str(entry['agent'].get('name')), entry['agent']['id']))
-    return kept, left_out, orphans, unrouted, numbers
+    kept_ids = set(agent['id'] for agent in kept)
+    rotations = dict((agent_id, rotation) for agent_id, rotation in workspace.rotations.items() if agent_id in kept_ids)
+    return kept, left_out, orphans, unrouted, numbers, rotations
 
 
 # ---- the files ----
@@ -153,23 +239,26 @@ def hosts_file(hosts):
         lines.append('  hosts: {}')
     else:
         lines.append('  hosts:')
-        lines.extend('    %s:' % host for host in hosts)
+        # Quoted: a bare on, no, null, yes or true would be read as a boolean or null, not as the host's name.
+        lines.extend('    %s:' % yaml_string(host) for host in hosts)
     return '\n'.join(lines) + '\n'
 
 
-def host_vars_file(host, agent, conventional, numbers):
+def host_vars_file(host, agent, conventional, numbers, rotation=None):
     lines = ['---', '# Agent %s (%s), exported by piopiy.voice.export.' % (comment_text(agent['name']), agent['id'])]
+    if rotation is not None:
+        lines.append('# When exported, %s.' % rotation.note())
     if conventional:
         lines.append('# Its name follows the role\'s convention, <environment>-support-agent: no support_agent_name needed.')
     else:
-        lines.append('support_agent_name: %s' % yaml_name(agent['name']))
-    if agent.get('language'):
-        lines.append('support_agent_language: %s' % yaml_string(agent['language']))
+        lines.append('support_agent_name: %s' % yaml_value(agent['name']))
+    if isinstance(agent.get('language'), str) and agent['language']:
+        lines.append('support_agent_language: %s' % yaml_value(agent['language']))
     else:
         lines.append('# The API did not tell its language; without support_agent_language the role keeps it.')
     if numbers:
         lines.append('support_agent_phone_numbers:')
-        lines.extend('  - %s' % yaml_string(number) for number in numbers)
+        lines.extend('  - %s' % yaml_value(number) for number in numbers)
     else:
         lines.append('# It has no numbers, on purpose as far as the export can tell.')
         lines.append('support_agent_phone_numbers: []')
@@ -195,14 +284,18 @@ def number_ranges(numbers):
     return lines
 
 
-def report_file(hosts, left_out, orphans, unrouted):
+def report_file(hosts, left_out, orphans, unrouted, rotations):
     lines = ['# piopiy.voice.export report: what the inventory beside this file does not manage.',
              '# Nothing here is changed by running piopiy.voice.support_agent over the inventory.',
              '#',
              '# Environments exported: %d (%s)' % (len(hosts), ', '.join(hosts) or 'none'),
-             '',
-             '# Agents left out of the inventory: %d' % len(left_out),
-             '# The role cannot reproduce them exactly; fix them in the dashboard and export again.']
+             '']
+    if rotations:
+        lines.append('# Credential rotations in progress: %d' % len(rotations))
+        lines.extend('%s: %s' % (host, rotation.note()) for host, rotation in rotations)
+        lines.append('')
+    lines.extend(['# Agents left out of the inventory: %d' % len(left_out),
+                  '# The role cannot reproduce them exactly; fix them in the dashboard and export again.'])
     for entry in left_out:
         agent = entry['agent']
         numbers = ', '.join(entry['numbers']) or 'none'
@@ -221,18 +314,21 @@ def export_inventory(agents, routes, purchased_numbers):
     agents: piopiy_agent_info's agents, each with its language filled in; routes and purchased_numbers: the routes
     and phone_numbers of piopiy_number_route_info.
     """
-    kept, left_out, orphans, unrouted, numbers = sort_workspace(list(agents), list(routes), list(purchased_numbers))
+    kept, left_out, orphans, unrouted, numbers, rotations = sort_workspace(list(agents), list(routes), list(purchased_numbers))
     assigned = assign_hosts(kept)
     hosts = [host for host, _agent, _conventional in assigned]
-    files = {'hosts.yml': hosts_file(hosts), REPORT: report_file(hosts, left_out, orphans, unrouted)}
+    rotating = [(host, rotations[agent['id']]) for host, agent, _conventional in assigned if agent['id'] in rotations]
+    files = {'hosts.yml': hosts_file(hosts), REPORT: report_file(hosts, left_out, orphans, unrouted, rotating)}
     for host, agent, conventional in assigned:
-        files['host_vars/%s.yml' % host] = host_vars_file(host, agent, conventional, numbers.get(agent['id'], []))
+        files['host_vars/%s.yml' % host] = host_vars_file(host, agent, conventional, numbers.get(agent['id'], []), rotations.get(agent['id']))
     return {
         'files': files,
         'hosts': hosts,
         'left_out': [{'id': entry['agent']['id'], 'name': entry['agent'].get('name'), 'reason': entry['reason']} for entry in left_out],
         'orphan_routes': [{'phone_number': number, 'agent_id': agent_id} for number, agent_id in orphans],
         'unrouted_numbers': unrouted,
+        'rotations': [{'environment': host, 'name': rotation.name, 'successor_id': rotation.successor['id'], 'replaced_id': rotation.replaced_id}
+                      for host, rotation in rotating],
     }
 
 

@@ -11,8 +11,13 @@ run_route_changes: the problem of a run whose environments together plan more ro
 from __future__ import annotations
 
 import difflib
+import os
 
 from ansible.errors import AnsibleFilterError
+
+# How alike (difflib's ratio, 0 to 1) the distinguishing part of an unknown name must be to a known one's to be suggested:
+# a letter missing, doubled or swapped passes (langauge, phone_number); a different word does not (timeout for name).
+CLOSE = 0.8
 
 
 def unknown_variables(names, known, ignore_prefixes=()):
@@ -25,9 +30,22 @@ def unknown_variables(names, known, ignore_prefixes=()):
     unknown = sorted(set(name for name in names if name not in known and not str(name).startswith(tuple(ignore_prefixes))))
     described = []
     for name in unknown:
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
-        described.append('%s (did you mean %s?)' % (name, close[0]) if close else name)
+        close = closest(str(name), known)
+        described.append('%s (did you mean %s?)' % (name, close) if close else name)
     return described
+
+
+def closest(name, known):
+    """The known name that name is a likely typo of, or None.
+
+    Only the parts after the prefix that they all share count (support_agent_, up to its last underscore): compared whole,
+    support_agent_timeout resembles support_agent_name by that prefix alone.
+    """
+    shared = os.path.commonprefix([name] + [str(candidate) for candidate in known])
+    start = shared.rfind('_') + 1
+    tails = dict((str(candidate)[start:], candidate) for candidate in known)
+    close = difflib.get_close_matches(name[start:], list(tails), n=1, cutoff=CLOSE)
+    return tails[close[0]] if close else None
 
 
 def run_route_changes(operations_by_environment, max_changes, option='max_route_changes_per_run'):

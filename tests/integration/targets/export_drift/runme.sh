@@ -45,11 +45,48 @@ expect_recap_changed() {
     "$python" ../setup_piopiy/files/recap.py "$scratch/out" "$1"
 }
 
+echo "== names YAML would read as booleans, null or a number, and an agent mid-rotation, round trip through Ansible"
+workspace seed-special
+expect_status 0 ansible-playbook piopiy.voice.export -e "export_dir=$scratch/special"
+expect_output "1 credential rotation(s) in progress: exported as after the rotation, finish it before running the role (prod)"
+ansible-inventory -i "$scratch/special" --list >"$scratch/special.json"
+workspace special-exported "$scratch/special.json"
+expect_status 0 ansible-playbook -i "$scratch/special" piopiy.voice.support_agent --check --limit 'piopiy_environments:!prod'
+expect_output "changed=0"
+expect_recap_changed ''
+workspace finish-rotation prod-support-agent
+workspace clear-log
+expect_status 0 ansible-playbook -i "$scratch/special" piopiy.voice.support_agent --check --limit prod
+expect_recap_changed ''
+workspace no-writes
+
+echo "== nothing the API returned is ever templated"
+expect_status 0 ansible-playbook -i inventory.yml -e "hostile_dir=$scratch/hostile" hostile_write.yml
+expect_status 0 ansible-playbook -i "$scratch/hostile" -e "hostile_marker=$scratch/templated" hostile_read.yml
+grep -qF 'support_agent_language: !unsafe "{{' "$scratch/hostile/host_vars/sales-bot.yml"
+expect_output "\"msg\": \"language: {{ lookup('ansible.builtin.pipe', 'touch ' ~ hostile_marker) }}\""
+test ! -e "$scratch/templated"
+
 echo "== export a workspace made by hand"
 workspace seed
 expect_status 0 ansible-playbook piopiy.voice.export -e "export_dir=$inventory"
 workspace exported "$inventory"
 workspace no-secrets "$inventory"
+
+echo "== a relative export_dir is relative to the current directory, never to the collection's playbooks/"
+# The playbooks/ of the collection ansible-playbook runs piopiy.voice.export from: where the old export wrote.
+collection_playbooks=$(ansible-galaxy collection list piopiy.voice --format json |
+    "$python" -c 'import json, sys; print(next(iter(json.load(sys.stdin))) + "/piopiy/voice/playbooks")')
+test -f "$collection_playbooks/export.yml"
+shipped=$(find "$collection_playbooks" -type f | sort | xargs md5sum)
+mkdir "$scratch/cwd"
+(cd "$scratch/cwd" && expect_status 0 ansible-playbook piopiy.voice.export -e export_dir=inventory)
+expect_output "7 environment(s) written to $scratch/cwd/inventory:"
+diff -r "$inventory" "$scratch/cwd/inventory"
+test "$(find "$collection_playbooks" -type f | sort | xargs md5sum)" = "$shipped"
+(cd "$scratch/cwd" && expect_status 2 ansible-playbook piopiy.voice.export -e export_dir=inventory/)
+expect_output "$scratch/cwd/inventory already holds $scratch/cwd/inventory/export-report.txt"
+test "$(find "$collection_playbooks" -type f | sort | xargs md5sum)" = "$shipped"
 
 echo "== existing files are never replaced silently; with force, the same bytes again"
 cp -r "$inventory" "$scratch/first"

@@ -128,7 +128,51 @@ def plan(_emulator, directory, drift, *rows):
     expect('| environment | agent | number | before | after | action |' in table, 'plan.md has no table', table)
 
 
-COMMANDS = {'seed': seed, 'behind-the-back': behind_the_back, 'no-secrets': no_secrets, 'exported': exported, 'plan': plan}
+# Names that YAML reads as a boolean, null or number when written bare, and an agent mid-rotation: a successor made by
+# hand as the rotation names it, <name>--rotating-<old id>, with one of the two numbers already moved to it.
+SPECIAL_NAMES = ['On', 'No', 'Null', 'Yes', 'True', '1e3']
+SPECIAL_HOSTS = {'on': 'On', 'no': 'No', 'null': 'Null', 'yes': 'Yes', 'true': 'True', 'agent-1e3': '1e3'}
+
+
+def seed_special(emulator):
+    emulator.reset()
+    for name in SPECIAL_NAMES:
+        emulator.api('POST', 'ai-agents', {'name': name, 'language': 'en-US'})
+    old = emulator.api('POST', 'ai-agents', {'name': 'prod-support-agent', 'language': 'en-IN'})
+    successor = emulator.api('POST', 'ai-agents', {'name': 'prod-support-agent--rotating-' + old['id'], 'language': 'en-IN'})
+    route(emulator, '+19499800001', old['id'])
+    route(emulator, '+19499800002', successor['id'])
+
+
+def special_exported(_emulator, listing):
+    """ansible-inventory --list of the export of seed-special: every name read back as written, prod as after its rotation."""
+    with open(listing, encoding='utf-8') as handle:
+        inventory = json.load(handle)
+    hosts = sorted(inventory['piopiy_environments']['hosts'])
+    expect(hosts == sorted(list(SPECIAL_HOSTS) + ['prod']), 'hosts differ', hosts)
+    variables = inventory['_meta']['hostvars']
+    for host, name in SPECIAL_HOSTS.items():
+        expect(variables[host].get('support_agent_name') == name, 'the name of %s does not read back' % host, variables[host])
+        expect(variables[host].get('support_agent_allow_empty') is True, 'the variables of %s do not read back' % host, variables[host])
+    prod = dict((key, value) for key, value in variables['prod'].items() if key.startswith('support_agent_') and key != 'support_agent_api_key'
+                and key != 'support_agent_api_base')
+    expect(prod == {'support_agent_language': 'en-IN', 'support_agent_phone_numbers': ['+19499800001', '+19499800002']},
+           'prod is not exported as after its rotation', prod)
+
+
+def finish_rotation(emulator, name):
+    """What the rotation's end does: every number of the old agent to the successor, the old agent deleted, the successor renamed."""
+    (old,) = [agent for agent in agents(emulator) if agent['name'] == name]
+    (successor,) = [agent for agent in agents(emulator) if agent['name'].startswith(name + '--rotating-')]
+    numbers = [item['phone_number'] for item in emulator.workspace(WORKSPACE)['routes'] if item.get('agent_id') == old['id']]
+    for number in numbers:
+        route(emulator, number, successor['id'])
+    emulator.api('DELETE', 'ai-agents/' + old['id'])
+    emulator.api('PATCH', 'ai-agents/' + successor['id'], {'name': name})
+
+
+COMMANDS = {'seed': seed, 'seed-special': seed_special, 'special-exported': special_exported, 'finish-rotation': finish_rotation,
+            'behind-the-back': behind_the_back, 'no-secrets': no_secrets, 'exported': exported, 'plan': plan}
 
 
 if __name__ == '__main__':

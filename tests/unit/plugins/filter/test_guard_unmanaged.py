@@ -34,6 +34,29 @@ def test_a_typo_is_named_with_the_option_it_resembles():
     ]
 
 
+ROLE_NAMES = ['support_agent_' + name for name in (
+    'allow_empty', 'api_base', 'api_key', 'environment', 'exclusive', 'language', 'max_route_changes_per_run', 'name',
+    'phone_numbers', 'rotate', 'state', 'token_file', 'token_file_format')]
+
+
+@pytest.mark.parametrize('name, suggestion', [
+    ('support_agent_timeout', None),  # compared whole, the shared prefix made it resemble support_agent_name
+    ('support_agent_colour', None),
+    ('support_agent_names', 'support_agent_name'),
+    ('support_agent_langauge', 'support_agent_language'),
+    ('support_agent_envirnment', 'support_agent_environment'),
+    ('support_agent_token_fle', 'support_agent_token_file'),
+    ('support_agent_apikey', 'support_agent_api_key'),
+])
+def test_only_a_close_match_of_the_part_after_the_shared_prefix_is_suggested(name, suggestion):
+    assert unknown_variables([name], ROLE_NAMES) == ['%s (did you mean %s?)' % (name, suggestion) if suggestion else name]
+
+
+def test_a_single_known_name_is_compared_after_its_last_shared_underscore():
+    assert unknown_variables(['support_agent_langauge'], ['support_agent_language']) == [
+        'support_agent_langauge (did you mean support_agent_language?)']
+
+
 MOVE = {'op': 'map', 'resource': 'route', 'phone_number': '+19499800001', 'agent_id': 'agent_2',
         'before': {'agent_id': 'agent_1'}, 'after': {'agent_id': 'agent_2'}}
 CREATE = {'op': 'create', 'resource': 'agent', 'id': None, 'name': 'dev-support-agent', 'before': None, 'after': {}}
