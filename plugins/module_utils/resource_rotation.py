@@ -156,21 +156,20 @@ def plan_finish(client, state, book, successor, name, drain, stage=0):
     if state.canonical is not None:
         old_id = state.canonical['id']
         maps = plan_routes_present(client, book, book.routed_to(old_id), successor['id'], exclusive=False, stage=stage)
-        delete = plan_agent_absent(client, state.canonical, [], stage=stage + 1, requires=maps.operations)
-        for operation in delete.operations:
-            operation.send = drained(operation.send, drain)
-        plan.extend(maps).extend(delete)
-        requires = delete.operations
+        delete = drained_delete(client, state.canonical, drain, stage + 1, maps.operations)
+        plan.extend(maps).operations.append(delete)
+        requires = [delete]
     plan.operations.append(rename(client, successor, name, stage + 2, requires))
     return plan
 
 
-def drained(send, drain):
-    """send, after the drain time for the calls in progress on the agent it deletes."""
-    def send_after_drain(after):
+def drained_delete(client, old, drain, stage, requires):
+    """Delete the old agent once every number has moved (requires), after the drain time for the calls in progress on it."""
+    def send(unused_after):
         drain()
-        return send(after)
-    return send_after_drain
+        client.delete_agent(old['id'])
+        return None
+    return Operation('delete', 'agent', old['name'], old, None, send, stage=stage, requires=requires)
 
 
 def rename(client, successor, name, stage, requires):
