@@ -27,9 +27,9 @@ description:
   - While a rotation is in progress (the successor exists), M(piopiy.voice.piopiy_agent) on the agent,
     M(piopiy.voice.piopiy_number_route) with O(piopiy.voice.piopiy_number_route#module:agent_name) of the agent, and
     M(piopiy.voice.piopiy_fleet) with an environment of the agent fail before any write, naming the rotation and saying
-    how to finish it: run this module again.
+    how to finish it, which is to run this module again.
   - Every run of one rotation returns the same RV(rotation_id), C(rotation-OLD), which the audit trail records.
-  - Reads the agents and the routes, never the purchased numbers: a rotation moves only numbers that are routed.
+  - Reads the agents and the routes, never the purchased numbers, as a rotation moves only numbers that are routed.
   - "Runs on one machine take turns: the task holds the lock on the agent name that M(piopiy.voice.piopiy_agent) holds
     when it creates the agent, from before it reads until after its last write, O(drain_seconds) included. See
     O(lock_timeout). Check mode takes no lock."
