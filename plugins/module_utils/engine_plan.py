@@ -79,9 +79,13 @@ class Operation:
     confirmed resource resolves. requires: operations that must be applied first, or this one is
     not sent. stage: operations of one stage are independent and may run at once; stages run in order. owner: the
     environment whose part of a workspace plan it is (None for a task of one environment).
+    on_confirmed(resource): optional, called by the write door with the resource the API confirmed, before
+    anything that requires the operation is sent, such as storing the token of an agent it creates; an API
+    error it raises fails the operation, so that nothing that needs it follows.
     """
 
-    def __init__(self, action, resource, key, before, after, send, stage=0, produces=None, requires=(), owner=None):
+    def __init__(self, action, resource, key, before, after, send, stage=0, produces=None, requires=(), owner=None,
+                 on_confirmed=None):
         self.action = action
         self.resource = resource
         self.key = key
@@ -92,6 +96,7 @@ class Operation:
         self.produces = produces or {}
         self.requires = list(requires)
         self.owner = owner
+        self.on_confirmed = on_confirmed
 
     def summary(self):
         """(action, key, before, after) as a result shows them: the plan as data."""
@@ -208,6 +213,8 @@ class WriteDoor:
             return Outcome(operation, NOT_SENT, error='not sent: %s is not known, as the operation that makes it did not succeed' % labels)
         try:
             confirmed = operation.send(_inputs(operation, produced))
+            if operation.on_confirmed is not None:
+                operation.on_confirmed(confirmed)
         except AmbiguousWriteError as error:
             return Outcome(operation, UNKNOWN, error=error)
         except PiopiyAPIError as error:

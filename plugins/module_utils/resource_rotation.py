@@ -22,6 +22,9 @@ or a successor alone (old deleted: only the rename is left). The rotation id,
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Optional
+
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import DEFAULT_LANGUAGE, normalize_agent, plan_agent_absent, plan_agent_present
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Operation, Plan, confirmed
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import plan_routes_present
@@ -41,13 +44,21 @@ def rotation_id(old_id):
 
 
 def rotation_problem_in_progress(agents, name):
-    """A problem for a task that is not a rotation while a rotation of the agent is in progress, else None."""
-    successors = successors_of(agents, name) if name else []
-    if not successors:
+    """A problem for a task that writes agent `name` or its routes, while a rotation of that agent is in progress, else None.
+
+    In progress means what read_rotation says: a successor NAME--rotating-OLD exists. Until the rotation completes, the
+    runtime may already use the successor's credentials, so no other task may create, change or re-route the agent.
+    """
+    state = read_rotation(agents, name) if name else RotationState()
+    if not state.in_progress:
         return None
-    return ('a credential rotation of agent %r is in progress (successor %s, %s): finish it first with rotate=now '
-            '(in the support_agent role: support_agent_rotate=now), or delete the successor to abandon it'
-            % (name, successors[0]['name'], successors[0]['id']))
+    successor = state.successor or state.successors[0]
+    abandon = (', or delete the successor to abandon it' if state.canonical is not None
+               else ' (the old agent is already deleted, so the successor is the agent the runtime uses)')
+    return ('a credential rotation of agent %r is in progress (%s, successor %s, %s): finish it first with '
+            'piopiy.voice.piopiy_agent_rotation name=%s and the token_file it writes (in the support_agent role: '
+            'support_agent_rotate=now)%s'
+            % (name, rotation_id(successor['name'][len(name + SUCCESSOR_MARKER):]), successor['name'], successor['id'], name, abandon))
 
 
 def successors_of(agents, name):
@@ -56,25 +67,32 @@ def successors_of(agents, name):
     return sorted(unique.values(), key=lambda agent: agent['id'])
 
 
+@dataclass
 class RotationState:
-    """Where the rotation of one agent stands, read from the workspace's agents alone.
+    """Where the rotation of one agent stands, read from the workspace's agents alone: the one definition of "in progress".
 
     canonical: the agent named NAME (None when there is none); successor: the agent named
-    NAME--rotating-OLD (None when none); old_id: the id the rotation replaces; problem: why no
-    rotation can go on (two successors, or a successor of another agent than the one named NAME).
+    NAME--rotating-OLD (None when none, or when there are several); successors: every agent named so;
+    old_id: the id the rotation replaces; problem: why no rotation can go on (two agents named NAME,
+    two successors, or a successor of another agent than the one named NAME).
     """
 
-    def __init__(self, canonical=None, successor=None, old_id=None, problem=None):
-        self.canonical = canonical
-        self.successor = successor
-        self.old_id = old_id
-        self.problem = problem
+    canonical: Optional[dict] = None
+    successor: Optional[dict] = None
+    old_id: Optional[str] = None
+    problem: Optional[str] = None
+    successors: list = field(default_factory=list)
 
     @property
     def phase(self):
         if self.successor is None:
             return IDLE
         return PREPARED if self.canonical is not None else OLD_DELETED
+
+    @property
+    def in_progress(self):
+        """Whether a rotation of the agent is in progress: a successor exists (one, or several by mistake)."""
+        return bool(self.successors)
 
     @property
     def rotation_id(self):
@@ -88,12 +106,13 @@ def read_rotation(agents, name):
     successors = successors_of(agents, name)
     if len(canonical) > 1:
         return RotationState(problem='%d agents are named %r (ids: %s): a rotation needs exactly one; delete the others'
-                             % (len(canonical), name, ', '.join(sorted(agent['id'] for agent in canonical))))
+                             % (len(canonical), name, ', '.join(sorted(agent['id'] for agent in canonical))), successors=successors)
     current = normalize_agent(canonical[0]) if canonical else None
     if len(successors) > 1:
         return RotationState(current, problem='%d successors of agent %r exist (%s): a rotation makes one; delete all but the one '
                                               'the token file holds, then run again'
-                                              % (len(successors), name, ', '.join('%s %s' % (a['name'], a['id']) for a in successors)))
+                                              % (len(successors), name, ', '.join('%s %s' % (a['name'], a['id']) for a in successors)),
+                             successors=successors)
     if not successors:
         return RotationState(current)
     successor = normalize_agent(successors[0])
@@ -101,8 +120,9 @@ def read_rotation(agents, name):
     if current is not None and current['id'] != old_id:
         return RotationState(current, successor, old_id,
                              problem='agent %s (%s) succeeds agent %s, but the agent named %r is %s: delete the stray successor, '
-                                     'then run again' % (successor['name'], successor['id'], old_id, name, current['id']))
-    return RotationState(current, successor, old_id)
+                                     'then run again' % (successor['name'], successor['id'], old_id, name, current['id']),
+                             successors=successors)
+    return RotationState(current, successor, old_id, successors=successors)
 
 
 def plan_create_successor(client, state, keep_token, stage=0):
@@ -136,21 +156,20 @@ def plan_finish(client, state, book, successor, name, drain, stage=0):
     if state.canonical is not None:
         old_id = state.canonical['id']
         maps = plan_routes_present(client, book, book.routed_to(old_id), successor['id'], exclusive=False, stage=stage)
-        delete = plan_agent_absent(client, state.canonical, [], stage=stage + 1, requires=maps.operations)
-        for operation in delete.operations:
-            operation.send = drained(operation.send, drain)
-        plan.extend(maps).extend(delete)
-        requires = delete.operations
+        delete = drained_delete(client, state.canonical, drain, stage + 1, maps.operations)
+        plan.extend(maps).operations.append(delete)
+        requires = [delete]
     plan.operations.append(rename(client, successor, name, stage + 2, requires))
     return plan
 
 
-def drained(send, drain):
-    """send, after the drain time for the calls in progress on the agent it deletes."""
-    def send_after_drain(after):
+def drained_delete(client, old, drain, stage, requires):
+    """Delete the old agent once every number has moved (requires), after the drain time for the calls in progress on it."""
+    def send(unused_after):
         drain()
-        return send(after)
-    return send_after_drain
+        client.delete_agent(old['id'])
+        return None
+    return Operation('delete', 'agent', old['name'], old, None, send, stage=stage, requires=requires)
 
 
 def rename(client, successor, name, stage, requires):

@@ -173,10 +173,19 @@ def same_content(first, second):
         return False
 
 
-def keep_backup(path):
-    """Copy the file to <path>.previous, once: a resumed rotation must not overwrite the old credentials with the new."""
+def keep_backup(path, fresh=False):
+    """Copy the file to <path>.previous before it receives a successor's credentials.
+
+    fresh=False (a rotation resumed): once, never over an existing backup, which holds the credentials the rotation
+    replaces, not the new ones. fresh=True (a rotation that starts): any backup there is stale, left by an earlier
+    rotation stopped after its rename (it names a deleted agent), so it is replaced, or removed when there is no file.
+    """
     backup = path + BACKUP_SUFFIX
-    if os.path.exists(backup) or not os.path.isfile(path):
+    if not os.path.isfile(path):
+        if fresh:
+            drop_backup(path)
+        return
+    if os.path.exists(backup) and not fresh:
         return
     with open(path) as handle:
         write_secret_text(backup, handle.read())

@@ -44,6 +44,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.client_api import PiopiyAPIError
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Operation, Plan, SkippedWrite
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation import rotation_problem_in_progress
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import RouteBook, guard_problems, parse_phone_numbers, plan_map
 
 AGENT_STAGE, MAP_STAGE, UNMAP_STAGE, MERGE_STAGE = 0, 1, 2, 3
@@ -205,6 +206,10 @@ def plan_fleet(client, environments, state, merge_duplicates=True, keep_token=No
         fleet.facts.setdefault('numbers', []).extend(unpurchased.facts.get('numbers', []))
     extras = []
     for environment in environments:
+        rotation = rotation_problem_in_progress(state.agents, environment.name)
+        if rotation:  # the successor may already be the agent the runtime uses: no new agent, no number moved off it
+            fleet.problems.append('environment %s: %s' % (environment.environment, rotation))
+            continue
         matches = state.agents_named(environment.name)
         if len(matches) > 1 and not merge_duplicates:
             fleet.problems.append('environment %s: %d agents are named %r (ids: %s): set merge_duplicate_agents=true to keep the lowest id '

@@ -2,13 +2,12 @@
 # Copyright: piopiy.voice contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""One run of the piopiy_agent task: its options, an agent by name or id and its numbers, or the rotation of its credentials.
+"""One run of the piopiy_agent task: its options, an agent by name or id and its numbers.
 """
 
 from __future__ import annotations
 
 import datetime
-import time
 from dataclasses import dataclass
 
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import (
@@ -22,7 +21,6 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import
     plan_agent_present,
     rename_problem,
 )
-from ansible_collections.piopiy.voice.plugins.module_utils.client_api import PiopiyAPIError
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Plan, rendered
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_loop import changed_underneath
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_workspace import Environment, plan_converge, sorted_by_id
@@ -34,16 +32,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.task_module import (
     guard_rails,
     parallel_requests_problem,
 )
-from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation import (
-    IDLE,
-    PREPARED,
-    due_reason,
-    plan_create_successor,
-    plan_finish,
-    plan_replace_lost_successor,
-    read_rotation,
-    rotation_problem_in_progress,
-)
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation import rotation_problem_in_progress
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import (
     RouteBook,
     guard_problems,
@@ -54,41 +43,26 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_token_file import (
     ENV_FORMAT,
-    drop_backup,
     env_names_problems,
-    holds_credentials_of,
-    keep_backup,
-    parse_duration,
     read_credentials,
     secret_file_problem,
     write_credentials,
 )
 
 ROTATE_ADVICE = ('a token is only issued when an agent is created, so rotate the agent to get a new one '
-                 '(rotate=now with token_file; in the support_agent role, support_agent_rotate=now)')
-
-
-class CredentialsNotStored(PiopiyAPIError):
-    """A rotation's successor was created but its credentials could not be stored: nothing that relies on them may follow."""
-
-    def __init__(self, reason):
-        super().__init__('POST', '/ai-agents', hint=reason)
-
-    def describe(self):
-        return self.hint
+                 '(piopiy.voice.piopiy_agent_rotation with token_file; in the support_agent role, support_agent_rotate=now)')
 
 
 class CredentialKeeper:
     """Where a new agent's token goes: token_file, else the result when return_token asks for it, else nowhere (with a warning).
 
-    The create hands over the token (take), and the confirmed agent then gives the id an env file needs (store).
+    The create hands over the token (take), and the confirmed agent then gives the id an env file needs (store, the
+    create operation's on_confirmed).
     """
 
-    def __init__(self, module, backup=False, strict=False):
+    def __init__(self, module):
         self.module = module
         self.params = module.params
-        self.backup = backup  # keep the old file as <file>.previous: a rotation replaces credentials in use
-        self.strict = strict  # fail the create when its token cannot be stored: a rotation must not go on without it
         self.token = None
         self.stored = False
         self.extra = {}
@@ -97,25 +71,11 @@ class CredentialKeeper:
     def take(self, token):
         self.token = token
 
-    def kept(self, operation):
-        """The create operation, storing the token of the agent its answer confirms."""
-        send = operation.send
-
-        def send_and_store(resolved):
-            agent = send(resolved)
-            self.store(agent)
-            return agent
-        operation.send = send_and_store
-        return operation
-
     def store(self, agent):
         token, self.token = self.token, None
         name = agent.get('name')
         if token is None:
-            lost = 'agent %s was created, but the answer carrying its token was lost on the network' % name
-            if self.strict:
-                raise CredentialsNotStored(lost + ': run the rotation again, which replaces this successor')
-            self.module.warn('%s: %s' % (lost, ROTATE_ADVICE))
+            self.module.warn('agent %s was created, but the answer carrying its token was lost on the network: %s' % (name, ROTATE_ADVICE))
         elif self.params['token_file']:
             self.write(agent, token)
         elif self.params['return_token']:
@@ -129,15 +89,11 @@ class CredentialKeeper:
     def write(self, agent, token):
         path = self.params['token_file']
         try:
-            if self.backup:
-                keep_backup(path)
             write_credentials(path, self.params['token_file_format'], agent['id'], token,
                               datetime.datetime.now(datetime.timezone.utc), self.params['token_env_names'])
         except (OSError, ValueError) as error:
             reason = ('agent %s was created, but its token could not be written to token_file %s (%s): the token is not shown '
                       'anywhere; %s' % (agent.get('name'), path, getattr(error, 'strerror', None) or error, ROTATE_ADVICE))
-            if self.strict:
-                raise CredentialsNotStored(reason)
             self.late.append(reason)
             return
         self.stored = True
@@ -346,7 +302,7 @@ class AgentTask(PiopiyTask):
         agent_plan, self.agent_id = plan_agent_present(client, current, params['name'], params['language'], self.keeper.take)
         for operation in agent_plan.operations:
             if operation.action == 'create':
-                self.keeper.kept(operation)
+                operation.on_confirmed = self.keeper.store
         plan.extend(agent_plan)
         warning = lost_token_warning(params, current)
         if warning and not plan.problems:
@@ -378,138 +334,3 @@ class AgentTask(PiopiyTask):
 
     def problems_after_apply(self):
         return self.keeper.late + self.late
-
-
-@dataclass
-class RotationState:
-    """What a rotation read: where the rotation stands (resource_rotation.RotationState), and the routes when it finishes."""
-
-    rotation: object
-    book: RouteBook = None
-
-
-class RotationTask(PiopiyTask):
-    """rotate: replace the agent by a successor with new credentials, in the steps of piopiy_rotation, resumable."""
-
-    kind = 'agent'
-
-    def __init__(self, module):
-        super().__init__(module)
-        self.keeper = CredentialKeeper(module, backup=True, strict=True)
-        self.summary = {}
-
-    def validate(self):
-        params = self.params
-        problems = token_file_problems(params)
-        alone = [option for option in ('id', 'language', 'phone_numbers') if params[option] is not None]
-        if params['state'] != 'present':
-            alone.append('state=absent')
-        if alone:
-            problems.append('rotate=%s runs alone: leave out %s (ensure the agent and its numbers in another task; the successor '
-                            'keeps the language and takes over every number)' % (params['rotate'], ', '.join(alone)))
-        if not params['name'] or not params['name'].strip():
-            problems.append('rotate needs name: the agent to rotate, by its name')
-        if not params['token_file']:
-            problems.append('rotate needs token_file: the new agent\'s credentials must be stored before any number moves to it')
-        if params['rotate'] == 'due' and parse_duration(params['token_max_age'] or '') is None:
-            problems.append('rotate=due needs token_max_age, a duration such as 90d, 12h or 30m (a bare number is days): got %r'
-                            % params['token_max_age'])
-        problems.append(lock_timeout_problem(params['lock_timeout']))
-        if params['drain_seconds'] < 0:
-            problems.append('drain_seconds must be 0 or more, got %d' % params['drain_seconds'])
-        return problems
-
-    def lock(self):
-        """The lock on the agent's name: a rotation and another task on the agent on this machine take turns."""
-        return None if self.module.check_mode else name_lock(self.params)
-
-    def read(self, client, round_number):
-        state = read_rotation(client.list_agents(), self.params['name'])
-        if state.canonical and state.canonical.get('language') is None:
-            state.canonical = find_by_id(client, state.canonical['id']).agent
-        finishing = self.params['rotation_phase'] != 'prepare' or self.module.check_mode
-        book = RouteBook.read(client) if finishing and not state.problem else None
-        return RotationState(state, book)
-
-    def plan(self, client, state, round_number):
-        rotation, params = state.rotation, self.params
-        plan = Plan(problems=[rotation.problem] if rotation.problem else [])
-        if rotation.problem or not params['token_file']:  # validate() names a missing token_file
-            return plan
-        path, file_format, names = params['token_file'], params['token_file_format'], params['token_env_names']
-        self.summary = dict(id=rotation.rotation_id, state_before=rotation.phase, phase=params['rotation_phase'], started=False,
-                            reason=None, in_progress=rotation.phase != IDLE, completed=False, check_mode=self.module.check_mode)
-        successor = rotation.successor
-        stored = successor is not None and holds_credentials_of(path, file_format, successor['id'], names)
-        finish_stage = 0
-        # Nothing is written in check mode, so prepare shows the steps that finish would take after the hand-over too.
-        phase = 'all' if self.module.check_mode and params['rotation_phase'] == 'prepare' else params['rotation_phase']
-        if phase != 'finish':
-            if rotation.phase == IDLE:
-                reason = self.start_reason(rotation)
-                if reason:
-                    create, successor_id = plan_create_successor(client, rotation, self.keeper.take)
-                    successor = create.operations[0].after
-                    plan.extend(create)
-                    self.summary.update(started=True, reason=reason, in_progress=True)
-                    finish_stage, stored = 1, True
-            elif rotation.phase == PREPARED and not stored:
-                replace, successor_id = plan_replace_lost_successor(client, rotation, state.book or RouteBook.read(client), self.keeper.take)
-                plan.extend(replace)
-                successor = replace.operations[-1].after if replace.operations else successor
-                self.summary['reason'] = 'the token file does not hold the successor\'s token: the successor is replaced'
-                finish_stage, stored = 2, True
-            for operation in plan.operations:
-                if operation.action == 'create':
-                    self.keeper.kept(operation)
-        if successor is not None:
-            self.summary['successor'] = {'id': successor['id'], 'name': successor['name']}  # rendered in result(), once its id is known
-        if phase != 'prepare' and successor is not None:
-            if not stored:
-                plan.problems.append('token_file %s does not hold the token of successor %s (%s): run rotation_phase=prepare first, '
-                                     'which replaces a successor whose token was lost' % (path, successor['name'], successor['id']))
-                return plan
-            plan.extend(plan_finish(client, rotation, state.book, successor, params['name'], self.drain, finish_stage))
-        return plan
-
-    def start_reason(self, rotation):
-        """Why a rotation starts now, or None: on demand, or due by the token file's age."""
-        if rotation.canonical is None:
-            return None
-        if self.params['rotate'] == 'now':
-            return 'rotate=now'
-        params = self.params
-        stored = read_credentials(params['token_file'], params['token_file_format'], params['token_env_names'])
-        if params['token_file_format'] == ENV_FORMAT and stored.has_token and stored.agent_id != rotation.canonical['id']:
-            return 'the token file holds the credentials of another agent'
-        return due_reason(stored, parse_duration(params['token_max_age']), datetime.datetime.now(datetime.timezone.utc))
-
-    def drain(self):
-        if self.params['drain_seconds']:
-            time.sleep(self.params['drain_seconds'])
-
-    def result(self, loop):
-        rotation, outcomes = loop.first.state.rotation, loop.outcomes
-        agent = rotation.canonical
-        for outcome in outcomes:
-            operation = outcome.operation
-            if outcome.applied and operation.resource == 'agent' and operation.action == 'delete' and agent and operation.before['id'] == agent['id']:
-                agent = None
-            if outcome.applied and operation.action == 'update' and outcome.resource['name'] == self.params['name']:
-                agent = outcome.resource
-                self.summary.update(completed=True, in_progress=False)
-        if self.summary.get('completed') and not self.module.check_mode:
-            drop_backup(self.params['token_file'])
-        before, after = rendered(rotation.canonical) or {}, rendered(agent) or {}
-        values = dict(self.keeper.extra, agent=after, rotation=rendered(self.summary))
-        if self.summary.get('id'):
-            values['rotation_id'] = self.summary['id']
-        return TaskReport(values, before, after)
-
-    def problems_after_apply(self):
-        return self.keeper.late
-
-
-def agent_task(module):
-    """The task of a piopiy_agent run: the agent by name or id, or the rotation of its credentials."""
-    return AgentTask(module) if module.params['rotate'] == 'never' else RotationTask(module)

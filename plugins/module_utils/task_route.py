@@ -18,6 +18,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.task_module import (
     guard_rails,
     parallel_requests_problem,
 )
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation import rotation_problem_in_progress
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import (
     RouteBook,
     disconnected,
@@ -64,7 +65,11 @@ class RouteTask(PiopiyTask):
         if agent_id:
             lookup = find_by_id(client, agent_id)
         elif name:
-            lookup = find_by_name(client, name, 'agent_id', with_language=False)
+            agents = client.list_agents()
+            rotation = rotation_problem_in_progress(agents, name)  # the agent's routes are the rotation's until it completes
+            lookup = find_by_name(client, name, 'agent_id', agents=agents, with_language=False)
+            if rotation:
+                return {'book': book, 'agent_id': None, 'problem': rotation}
         else:
             return RouteState(book)
         return RouteState(book, lookup.agent['id'] if lookup.agent else None, lookup.problem)

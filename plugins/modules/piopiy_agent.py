@@ -15,7 +15,7 @@ description:
   - An agent is identified by its exact O(name). Piopiy allows several agents with one name;
     this module refuses to guess and fails when a name is ambiguous, listing the ids.
   - "Runs that could create one agent take turns on the machine that runs the module (for this API module, normally the
-    controller, with C(connection: local)): with O(state=present) and O(name) (not O(id)), and with O(rotate), the task
+    controller, with C(connection: local)): with O(state=present) and O(name) (not O(id)), the task
     holds an exclusive lock on the agent name in the workspace from before it reads until after its last write. Two
     C(ansible-playbook) runs of one playbook started together, or a play over several hosts that all name one agent
     without C(run_once), so create the agent once: the run that waits reads the agent the first one created. The lock
@@ -29,8 +29,14 @@ description:
     others are deleted once their numbers have moved. Every run applies the same rule, so whichever ends last leaves one
     agent with every number. RV(agent) is then the agent kept, and these writes are in RV(operations). When the agent
     this task created is the one merged away, the task warns: O(token_file) (or RV(agent_token)) then holds the token of
-    a deleted agent, and rotation (O(rotate)) issues a token for the agent kept."
+    a deleted agent, and a rotation (M(piopiy.voice.piopiy_agent_rotation)) issues a token for the agent kept."
   - Agents with the name that existed when the task read are never merged by it; several of them fail the task, naming the ids.
+  - While a credential rotation of the agent named O(name) is in progress (its successor C(NAME--rotating-OLD) exists), the
+    task fails before any write, naming the rotation and how to finish it with M(piopiy.voice.piopiy_agent_rotation).
+  - "Breaking change in 0.2.0: the options C(rotate), C(rotation_phase), C(token_max_age) and C(drain_seconds) moved to
+    M(piopiy.voice.piopiy_agent_rotation) (as O(piopiy.voice.piopiy_agent_rotation#module:start),
+    O(piopiy.voice.piopiy_agent_rotation#module:phase), O(piopiy.voice.piopiy_agent_rotation#module:token_max_age) and
+    O(piopiy.voice.piopiy_agent_rotation#module:drain_seconds))."
 author:
   - piopiy.voice maintainers (@piopiy-voice)
 options:
@@ -63,11 +69,10 @@ options:
       - Path of a file to receive the agent's credentials when this run creates the agent, in O(token_file_format).
       - The file is written atomically with mode C(0600), and the token is then not returned, whatever O(return_token) says.
       - A run that creates nothing never touches the file. When the agent exists and the file holds no token
-        (or, as an env file, the credentials of another agent), the run warns that the token was lost; rotation
-        (O(rotate)) is the fix, since Piopiy issues a token only when it creates an agent.
+        (or, as an env file, the credentials of another agent), the run warns that the token was lost; a rotation
+        (M(piopiy.voice.piopiy_agent_rotation)) is the fix, since Piopiy issues a token only when it creates an agent.
       - The directory must exist, and an existing O(token_file) must be a regular file;
         both are checked before anything is created.
-      - Required with O(rotate).
     type: path
   token_file_format:
     description:
@@ -75,7 +80,7 @@ options:
       - V(env) writes an environment file that systemd (C(EnvironmentFile=)), docker (C(--env-file)) and a
         Kubernetes secret generator read as it is, such as
         C(AGENT_ID=agent_9x2d41c7), C(AGENT_TOKEN=agt_...) and C(PIOPIY_TOKEN_ISSUED_AT=2026-01-31T09:15:02Z)
-        (the issue time in ISO 8601 UTC, which O(token_max_age) reads), after a comment line.
+        (the issue time in ISO 8601 UTC, which O(piopiy.voice.piopiy_agent_rotation#module:token_max_age) reads), after a comment line.
     type: str
     choices: [token, env]
     default: token
@@ -93,44 +98,6 @@ options:
       - Without O(token_file) and with V(false), a new agent's token is dropped, with a warning; rotation gives a new one.
     type: bool
     default: false
-  rotate:
-    description:
-      - Rotate the agent's credentials by replacement, as Piopiy issues a token only when it creates an agent.
-        V(now) rotates on demand; V(due) rotates when O(token_file) says the token is older than O(token_max_age),
-        or holds no token (a lost token); V(never) does not rotate.
-      - "A rotation of agent NAME (id OLD): 1. creates the successor C(NAME--rotating-OLD) with the same language;
-        2. writes its credentials to O(token_file), keeping the old file as C(<token_file>.previous) until the rotation
-        completes; 3. (the caller's hand-over, between O(rotation_phase=prepare) and O(rotation_phase=finish));
-        4. routes every number of OLD to the successor, with the upsert, never removing a route, so every number always
-        rings an agent; 5. deletes OLD, after O(drain_seconds), and renames the successor to NAME."
-      - Resumable. The successor's name says which agent it replaces, so a run after an interruption at any step finishes
-        the same rotation, never makes a second successor, and replaces a successor whose token was never stored.
-        While a rotation is in progress, other tasks on the agent fail, saying how to finish it.
-      - Every run of one rotation returns the same RV(rotation_id), C(rotation-OLD), which the audit trail records.
-      - With O(rotate), only O(name), O(token_file) and its format, O(token_max_age), O(rotation_phase) and
-        O(drain_seconds) apply. O(token_file) is required.
-    type: str
-    choices: [never, now, due]
-    default: never
-  rotation_phase:
-    description:
-      - V(all) runs every step in one task. V(prepare) runs steps 1 and 2 (or nothing when the successor's credentials
-        are stored), V(finish) steps 4 and 5 of a rotation in progress (nothing when none is), so that the caller's
-        hand-over can run between them, for example restarting the runtime with the new credentials.
-      - In check mode, nothing is written, and V(prepare) shows every step left, as V(all) does.
-    type: str
-    choices: [all, prepare, finish]
-    default: all
-  token_max_age:
-    description:
-      - With O(rotate=due), the maximum age of a token, such as V(90d), V(12h), V(30m), V(45s) or V(2w); a bare number is days.
-    type: str
-  drain_seconds:
-    description:
-      - With O(rotate), how long to wait, once every number routes to the successor, before deleting the old agent,
-        so that the calls in progress on it can end.
-    type: int
-    default: 0
   phone_numbers:
     description:
       - The phone numbers routed to the agent, each in E.164 form as in M(piopiy.voice.piopiy_number_route)
@@ -163,7 +130,6 @@ options:
     description:
       - How many seconds the task waits for the lock on the agent name (see the notes above) while another run on the same
         machine holds it, before failing, naming the lock file and the pid of the run that holds it. V(0) fails at once.
-      - A rotation holds the lock during its O(drain_seconds) too.
     type: int
     default: 300
 seealso:
@@ -171,6 +137,8 @@ seealso:
     description: List agents, by name or id.
   - module: piopiy.voice.piopiy_number_route
     description: Route numbers to an agent, or remove routes, without touching the agent.
+  - module: piopiy.voice.piopiy_agent_rotation
+    description: Rotate an agent's credentials by replacement, as Piopiy issues a token only when it creates an agent.
 extends_documentation_fragment:
   - piopiy.voice.piopiy
   - piopiy.voice.piopiy.guard_rails
@@ -225,15 +193,6 @@ EXAMPLES = r"""
           agent_id: PIOPIY_AGENT_ID
           token: PIOPIY_TOKEN
 
-    - name: Rotate the credentials when they are older than 90 days, in one task (no hand-over)
-      piopiy.voice.piopiy_agent:
-        name: prod-support-agent
-        rotate: due
-        token_max_age: 90d
-        token_file: /etc/piopiy/prod-support-agent.env
-        token_file_format: env
-        drain_seconds: 30
-
     - name: Delete an agent that has no numbers
       piopiy.voice.piopiy_agent:
         name: staging-support-agent
@@ -285,43 +244,6 @@ agent_token:
     - Store it, and set C(no_log) on the task. Not returned when O(token_file) is set, nor by default.
   returned: when the agent was created, O(token_file) is not set and O(return_token=true), also when a later route write of the task failed
   type: str
-rotation_id:
-  description: The id of the rotation, the same for every run of one rotation, C(rotation-) and the id of the agent it replaces.
-  returned: with O(rotate), when the agent exists
-  type: str
-  sample: rotation-agent_9x2d41c7
-rotation:
-  description: With O(rotate), where the rotation stands. In check mode, as it would.
-  returned: with O(rotate)
-  type: dict
-  contains:
-    id:
-      description: The rotation id, as RV(rotation_id).
-      type: str
-    state_before:
-      description: V(idle) (no rotation in progress), V(prepared) (the successor exists beside the old agent) or V(old_deleted) (only the rename is left).
-      type: str
-    phase:
-      description: O(rotation_phase).
-      type: str
-    started:
-      description: Whether this run started a rotation.
-      type: bool
-    reason:
-      description: Why it started (on demand, the token's age, a lost token), or why the successor was replaced.
-      type: str
-    in_progress:
-      description: Whether a rotation is in progress after the run; the caller's hand-over runs when it is.
-      type: bool
-    check_mode:
-      description: Whether the run was in check mode, where nothing was written and no hand-over should run.
-      type: bool
-    completed:
-      description: Whether this run completed the rotation.
-      type: bool
-    successor:
-      description: The successor's id and temporary name.
-      type: dict
 agent_token_file:
   description: The file the new agent's token was written to.
   returned: when the agent was created and O(token_file) is set, also when a later route write of the task failed
@@ -334,7 +256,7 @@ operations:
   elements: dict
   contains:
     op:
-      description: The operation; C(map) and C(unmap) are route writes made for O(phone_numbers) or a rotation.
+      description: The operation; C(map) and C(unmap) are route writes made for O(phone_numbers).
       type: str
       choices: [create, update, delete, map, unmap]
     resource:
@@ -401,7 +323,7 @@ request_id:
 """
 
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_lock import DEFAULT_LOCK_TIMEOUT
-from ansible_collections.piopiy.voice.plugins.module_utils.task_agent import agent_task
+from ansible_collections.piopiy.voice.plugins.module_utils.task_agent import AgentTask
 from ansible_collections.piopiy.voice.plugins.module_utils.task_module import GUARD_RAILS_SPEC, PARALLEL_REQUESTS_SPEC, run_module
 
 # The options beyond the connection's (doc fragment piopiy.voice.piopiy), as DOCUMENTATION describes them.
@@ -414,10 +336,6 @@ ARGUMENT_SPEC = dict(
     token_file_format=dict(type='str', choices=['token', 'env'], default='token'),
     token_env_names=dict(type='dict', no_log=False),  # variable names, not secrets
     return_token=dict(type='bool', default=False),
-    rotate=dict(type='str', choices=['never', 'now', 'due'], default='never'),
-    rotation_phase=dict(type='str', choices=['all', 'prepare', 'finish'], default='all'),
-    token_max_age=dict(type='str', no_log=False),  # a duration
-    drain_seconds=dict(type='int', default=0),
     phone_numbers=dict(type='list', elements='str'),
     exclusive=dict(type='bool', default=True, aliases=['purge_phone_numbers'],
                    deprecated_aliases=[dict(name='purge_phone_numbers', version='1.0.0', collection_name='piopiy.voice')]),
@@ -428,7 +346,7 @@ ARGUMENT_SPEC = dict(
 
 
 def main():
-    run_module(ARGUMENT_SPEC, agent_task, required_one_of=[('name', 'id')])
+    run_module(ARGUMENT_SPEC, AgentTask, required_one_of=[('name', 'id')])
 
 
 if __name__ == '__main__':

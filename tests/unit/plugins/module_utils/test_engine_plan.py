@@ -86,6 +86,36 @@ def test_a_write_that_depends_on_a_failed_create_is_never_sent():
     assert len(sent) == 1, 'no write may name a missing id'
 
 
+def test_on_confirmed_gets_the_confirmed_resource_before_any_dependent_is_sent():
+    agent_id = Pending('(new agent)')
+    sent, seen = [], []
+    create = Operation('create', 'agent', 'support', None, {'id': agent_id, 'name': 'support'},
+                       recorder(sent, lambda after: dict(after, id='agent_7')), produces={'id': agent_id},
+                       on_confirmed=lambda resource: seen.append((dict(resource), len(sent))))
+    mapping = Operation('map', 'route', '+19499800001', None, route('+19499800001', agent_id), recorder(sent, lambda after: after), stage=1)
+
+    outcomes = WriteDoor().apply(Plan([create, mapping]))
+
+    assert seen == [({'id': 'agent_7', 'name': 'support'}, 1)], 'called once, with the confirmed agent, before the map was sent'
+    assert [outcome.status for outcome in outcomes] == [APPLIED, APPLIED]
+
+
+def test_an_api_error_of_on_confirmed_fails_the_operation_and_nothing_that_needs_it_is_sent():
+    agent_id = Pending('(new agent)')
+    sent = []
+
+    def refuse(resource):
+        raise PiopiyAPIError('POST', '/ai-agents', hint='its token could not be stored')
+    create = Operation('create', 'agent', 'support', None, {'id': agent_id, 'name': 'support'},
+                       recorder(sent, lambda after: dict(after, id='agent_7')), produces={'id': agent_id}, on_confirmed=refuse)
+    mapping = Operation('map', 'route', '+19499800001', None, route('+19499800001', agent_id), recorder(sent, {}), stage=1)
+
+    create_outcome, map_outcome = WriteDoor().apply(Plan([create, mapping]))
+
+    assert create_outcome.status == FAILED and 'could not be stored' in str(create_outcome.error)
+    assert map_outcome.status == NOT_SENT and len(sent) == 1
+
+
 def test_a_create_answered_without_an_id_blocks_its_dependents():
     agent_id = Pending('(new agent)')
     create = Operation('create', 'agent', 'support', None, {'id': agent_id}, recorder([], {'name': 'support'}), produces={'id': agent_id})

@@ -116,11 +116,32 @@ def test_two_successors_or_a_successor_of_another_agent_stop_the_rotation_naming
     assert 'succeeds agent agent_old, but the agent named %r is agent_other' % NAME in stray.problem
 
 
-def test_other_tasks_are_refused_while_a_rotation_is_in_progress():
+def test_other_tasks_are_refused_while_a_rotation_is_in_progress_naming_it_and_how_to_finish_it():
+    prepared = rotation_problem_in_progress([OLD, SUCCESSOR], NAME)
+
     assert rotation_problem_in_progress([OLD], NAME) is None
     assert rotation_problem_in_progress([SUCCESSOR], None) is None, "a task by an empty id names no agent"
-    assert rotation_problem_in_progress([SUCCESSOR], NAME).startswith(
-        "a credential rotation of agent 'prod-support-agent' is in progress (successor %s, agent_new)" % SUCCESSOR['name'])
+    assert prepared.startswith("a credential rotation of agent 'prod-support-agent' is in progress (rotation-agent_old, successor %s, "
+                               "agent_new): finish it first with piopiy.voice.piopiy_agent_rotation name=%s" % (SUCCESSOR['name'], NAME))
+    assert prepared.endswith('or delete the successor to abandon it')
+
+
+def test_past_the_old_agents_delete_the_refusal_never_advises_deleting_the_successor():
+    problem = rotation_problem_in_progress([SUCCESSOR], NAME)
+
+    assert 'rotation-agent_old' in problem and 'piopiy.voice.piopiy_agent_rotation' in problem
+    assert 'delete the successor' not in problem and 'the successor is the agent the runtime uses' in problem
+
+
+def test_a_rotation_is_in_progress_even_where_the_state_has_a_problem():
+    two_successors = read_rotation([OLD, SUCCESSOR, dict(SUCCESSOR, id='agent_new2')], NAME)
+    two_named = read_rotation([OLD, dict(OLD, id='agent_old2'), SUCCESSOR], NAME)
+
+    assert two_successors.problem and two_successors.in_progress
+    assert two_named.problem and two_named.in_progress
+    assert not read_rotation([OLD], NAME).in_progress
+    assert rotation_problem_in_progress([OLD, dict(OLD, id='agent_old2'), SUCCESSOR], NAME).startswith(
+        "a credential rotation of agent 'prod-support-agent' is in progress (rotation-agent_old")
 
 
 def test_a_whole_rotation_from_idle_keeps_every_number_routed_and_never_deletes_a_route():
@@ -163,8 +184,9 @@ def test_resume_after_some_numbers_moved_moves_only_the_rest():
 
     run_finish(workspace, state, state.successor, [])
 
-    assert workspace.writes == [('map', NUMBERS[1], 'agent_new'), ('map', NUMBERS[2], 'agent_new'), ('delete', 'agent_old'),
-                                ('update', 'agent_new', NAME)]
+    # The two maps share a stage and run side by side (4 workers), in either order.
+    assert sorted(workspace.writes[:2]) == [('map', NUMBERS[1], 'agent_new'), ('map', NUMBERS[2], 'agent_new')]
+    assert workspace.writes[2:] == [('delete', 'agent_old'), ('update', 'agent_new', NAME)]
     assert workspace.dangling == []
 
 

@@ -96,6 +96,29 @@ def test_the_backup_is_taken_once_and_tells_a_plain_token_file_holding_the_new_t
     assert not os.path.exists(path + '.previous')
 
 
+def test_a_rotation_that_starts_replaces_a_stale_backup_left_by_an_earlier_rotation(tmp_path):
+    path = str(tmp_path / 'agent.env')
+    write_credentials(path, 'env', 'agent_deleted', 'agt_live_deleted', ISSUED)
+    keep_backup(path)
+    write_credentials(path, 'env', 'agent_current', 'agt_live_current', ISSUED)  # a rotation killed after its rename
+
+    keep_backup(path, fresh=True)
+
+    assert read_credentials(path + '.previous', 'env').agent_id == 'agent_current'
+    assert stat.S_IMODE(os.stat(path + '.previous').st_mode) == 0o600
+
+
+def test_a_rotation_that_starts_without_a_token_file_removes_a_stale_backup(tmp_path):
+    path = str(tmp_path / 'agent.token')
+    write_credentials(path, 'token', 'agent_deleted', 'agt_live_deleted', ISSUED)
+    keep_backup(path)
+    os.unlink(path)
+
+    keep_backup(path, fresh=True)
+
+    assert not os.path.exists(path + '.previous')
+
+
 def test_an_env_file_holds_the_credentials_of_the_agent_it_names(tmp_path):
     path = str(tmp_path / 'agent.env')
     write_credentials(path, 'env', 'agent_new', TOKEN, ISSUED)

@@ -150,6 +150,33 @@ def test_numbers_not_purchased_are_named_per_environment_and_nothing_is_planned_
     assert plan.facts['numbers'] == ['+15550000001', '+15550000002'] and workspace.writes == []
 
 
+# ---- a credential rotation in progress ----
+
+def test_an_environment_whose_agent_is_being_rotated_is_refused_and_nothing_is_planned_for_it():
+    successor = {'id': 'agent_b', 'name': 'prod-support-agent--rotating-agent_a'}
+    workspace = Workspace([{'id': 'agent_a', 'name': 'prod-support-agent'}, successor, {'id': 'agent_c', 'name': 'dev-support-agent'}],
+                          [(N1, 'agent_a'), (N2, 'agent_b'), (N3, 'agent_c')])
+    environments = fleet({'environment': 'prod', 'phone_numbers': [N1, N2]}, {'environment': 'dev', 'phone_numbers': [N3]})
+    plan = plan_fleet(workspace, environments, read_fleet(workspace, environments, 4))
+
+    assert plan.problems == [
+        "environment prod: a credential rotation of agent 'prod-support-agent' is in progress (rotation-agent_a, successor "
+        "prod-support-agent--rotating-agent_a, agent_b): finish it first with piopiy.voice.piopiy_agent_rotation name=prod-support-agent "
+        "and the token_file it writes (in the support_agent role: support_agent_rotate=now), or delete the successor to abandon it"]
+    assert plan.operations == []
+
+
+def test_past_the_old_agents_delete_the_fleet_neither_creates_the_agent_again_nor_moves_numbers_off_the_successor():
+    # A rotation stopped after the old agent's delete: only the successor is left, and the runtime already uses it.
+    workspace = Workspace([{'id': 'agent_b', 'name': 'prod-support-agent--rotating-agent_a'}], [(N1, 'agent_b'), (N2, 'agent_b')])
+    environments = fleet({'environment': 'prod', 'phone_numbers': [N1, N2]})
+    plan = plan_fleet(workspace, environments, read_fleet(workspace, environments, 4))
+
+    assert len(plan.problems) == 1 and plan.problems[0].startswith(
+        "environment prod: a credential rotation of agent 'prod-support-agent' is in progress (rotation-agent_a")
+    assert [(operation.action, operation.key) for operation in plan.operations] == []
+
+
 # ---- guard rails: the whole fleet's cap, each environment's cap, protected numbers ----
 
 def guarded(environments, **guards):
