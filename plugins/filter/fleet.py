@@ -46,6 +46,26 @@ def _var(facts, name, default):
         return default
 
 
+class HostView(dict):
+    """A host's variables, each templated once however often it is read: hostvars templates a variable on every read,
+    and templating (such as the shipped inventory's API key lookup) is most of the cost of reading an inventory."""
+
+    def __init__(self, facts):
+        super().__init__()
+        self.facts = facts
+
+    def __contains__(self, name):
+        return name in self.facts
+
+    def __iter__(self):
+        return iter(self.facts)
+
+    def __getitem__(self, name):
+        if not dict.__contains__(self, name):
+            dict.__setitem__(self, name, self.facts[name])
+        return dict.__getitem__(self, name)
+
+
 def role_options():
     """The options of the support_agent role, from its meta/argument_specs.yml (one source of truth with ansible-doc)."""
     if not _ROLE_OPTIONS:
@@ -201,7 +221,7 @@ def support_agent_fleet(hosts, hostvars, teardown=False):
     inventory = Inventory(boolean(teardown, strict=False))
     options = role_options()
     for host in hosts:
-        inventory.add(host, hostvars[host], options)
+        inventory.add(host, HostView(hostvars[host]), options)
     return inventory.result()
 
 
@@ -216,7 +236,7 @@ def fleet_workspaces(hosts, hostvars):
     """
     workspaces, absent = {}, []
     for host in hosts:
-        facts = hostvars[host]
+        facts = HostView(hostvars[host])
         if _var(facts, 'support_agent_state', 'present') != 'present':
             absent.append(host)
         group = workspaces.setdefault(_workspace_of(facts), {'host': host, 'environments': [], 'protected_numbers': []})
