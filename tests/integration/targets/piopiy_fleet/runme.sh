@@ -118,6 +118,10 @@ check reset
 # The inventory of three environments of ws_acme, one-a, one-b and one-c; an argument that is not empty replaces
 # the variables of that host (a YAML flow mapping).
 environments() {
+    local a=${1:-} b=${2:-} c=${3:-}
+    [ -n "$a" ] || a='{support_agent_phone_numbers: ["+19499800005"]}'
+    [ -n "$b" ] || b='{support_agent_phone_numbers: ["+19499800006"]}'
+    [ -n "$c" ] || c='{support_agent_phone_numbers: ["+19499800009"]}'
     cat >"$scratch/one.yml" <<EOF
 piopiy_environments:
   vars:
@@ -126,9 +130,9 @@ piopiy_environments:
     support_agent_api_key: "{{ piopiy_api_key }}"
     support_agent_api_base: "{{ piopiy_api_base }}"
   hosts:
-    one-a: ${1:-'{support_agent_phone_numbers: ["+19499800005"]}'}
-    one-b: ${2:-'{support_agent_phone_numbers: ["+19499800006"]}'}
-    one-c: ${3:-'{support_agent_phone_numbers: ["+19499800009"]}'}
+    one-a: $a
+    one-b: $b
+    one-c: $c
 EOF
 }
 one() { ansible-playbook -i "$scratch/one.yml" -e "@$config" piopiy.voice.support_agent "$@"; }
