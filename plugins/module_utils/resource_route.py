@@ -162,7 +162,7 @@ def plan_routes_present(client, book, numbers, agent_id, exclusive, stage=0):
     plan = book.not_purchased(numbers)
     for number in numbers:
         if book.agent_of(number) != agent_id:
-            plan.operations.append(_map(client, book, number, agent_id, stage))
+            plan.operations.append(plan_map(client, book, number, agent_id, stage))
     if exclusive and isinstance(agent_id, str):
         listed = set(numbers)
         plan.operations.extend(_unmap(client, book, number, stage) for number in book.routed_to(agent_id) if number not in listed)
@@ -233,7 +233,8 @@ def guard_problems(plan, listed, max_changes=None, protected=(), allow_protected
     return problems
 
 
-def _map(client, book, number, agent_id, stage):
+def plan_map(client, book, number, agent_id, stage):
+    """The operation that routes the number to the agent (a POST that replaces any earlier route)."""
     def send(after):
         answer = client.set_route(number, after['agent_id'], settle=lambda: settle_map(client, number, after['agent_id']))
         return confirmed(after, normalize_route(answer))
