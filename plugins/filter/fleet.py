@@ -35,6 +35,8 @@ INTERNAL_PREFIXES = ('support_agent_result_', 'support_agent__')
 ROLE_SPECS = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir,
                           'roles', 'support_agent', 'meta', 'argument_specs.yml')
 STATES = ('present', 'absent')
+# The environment items of fleet_workspaces, as before support_agent_fleet added state and token files.
+FLEET_WORKSPACES_KEYS = ('environment', 'name', 'language', 'phone_numbers', 'exclusive', 'max_route_changes', 'allow_protected_changes')
 _ROLE_OPTIONS = []  # the role's options, read once per process
 
 
@@ -241,8 +243,7 @@ def fleet_workspaces(hosts, hostvars):
             absent.append(host)
         group = workspaces.setdefault(_workspace_of(facts), {'host': host, 'environments': [], 'protected_numbers': []})
         environment = _environment(host, facts, 'present', _var(facts, 'support_agent_phone_numbers', []))
-        group['environments'].append(dict((key, environment[key]) for key in ('environment', 'name', 'language', 'phone_numbers', 'exclusive',
-                                                                               'max_route_changes', 'allow_protected_changes')))
+        group['environments'].append(dict((key, environment[key]) for key in FLEET_WORKSPACES_KEYS))
         group['protected_numbers'].extend(number for number in _var(facts, 'support_agent_protected_numbers', None) or []
                                           if number not in group['protected_numbers'])
     if absent:

@@ -128,7 +128,8 @@ class FleetBench:
         targets = self.targets(page_limit)
         lines = ['## piopiy.voice fleet bench, %s' % when, '', 'Machine: %s.' % machine, '', self.table(page_limit), '',
                  '- Every row is a whole ansible-playbook process over an inventory of E environments in one workspace '
-                 '(playbooks/support_agent.yml: its checks of every environment, then one piopiy_fleet task per workspace); the floor is a no-op play over the same inventory, '
+                 '(playbooks/support_agent.yml: its checks of every environment, then one piopiy_fleet task per workspace); '
+                 'the floor is a no-op play over the same inventory, '
                  'and "one module task" the floor plus one ansible.builtin.ping run once (building, starting and reading back one module).',
                  '- first apply: on an empty workspace, so it also walks the purchased numbers, until it has found every listed one; '
                  'an unchanged re-run walks the agents and the routes only, side by side (every listed number has a route, so all are purchased).',
