@@ -351,7 +351,7 @@ ARGUMENT_SPEC = dict(
         state=dict(type='str', choices=['present', 'absent'], default='present'),
         token_file=dict(type='path'),
         token_file_format=dict(type='str', choices=['token', 'env'], default='token'),
-        token_env_names=dict(type='dict'),
+        token_env_names=dict(type='dict', no_log=False),  # variable names, not secrets
     )),
     confirm_removal=dict(type='list', elements='str', default=[]),
     merge_duplicate_agents=dict(type='bool', default=True),

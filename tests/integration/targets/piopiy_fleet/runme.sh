@@ -136,12 +136,12 @@ piopiy_environments:
 EOF
 }
 one() { ansible-playbook -i "$scratch/one.yml" -e "@$config" piopiy.voice.support_agent "$@"; }
-applied='+19499800005=one-a-support-agent +19499800006=one-b-support-agent +19499800009=one-c-support-agent'
+applied=(+19499800005=one-a-support-agent +19499800006=one-b-support-agent +19499800009=one-c-support-agent)
 # one-a adds +19499800010 in the refused runs below: one environment at a time, it would have been written first.
 one_a_adds='{support_agent_phone_numbers: ["+19499800005", "+19499800010"]}'
 environments
 expect_status 0 one
-check routed $applied
+check routed "${applied[@]}"
 check clear-log
 
 # A misspelt variable, missing numbers, in the last environment.
@@ -187,7 +187,7 @@ environments '' '' '{support_agent_phone_numbers: ["+19499800009", "+19499800005
 expect_status 2 ansible-playbook -i "$scratch/one.yml" -e "@$config" role_hosts.yml
 expect_output "number +19499800005 is listed by 2 environments (one-a, one-c)"
 check no-writes
-check routed $applied
+check routed "${applied[@]}"
 
 echo "== the one playbook removes an environment with its confirmation, and applies the others in the same run"
 environments "$one_a_adds" '{support_agent_state: absent}'
