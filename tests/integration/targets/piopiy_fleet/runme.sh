@@ -136,7 +136,7 @@ piopiy_environments:
 EOF
 }
 one() { ansible-playbook -i "$scratch/one.yml" -e "@$config" piopiy.voice.support_agent "$@"; }
-applied=(+19499800005=one-a-support-agent +19499800006=one-b-support-agent +19499800009=one-c-support-agent)
+applied=('+19499800005=one-a-support-agent' '+19499800006=one-b-support-agent' '+19499800009=one-c-support-agent')
 # one-a adds +19499800010 in the refused runs below: one environment at a time, it would have been written first.
 one_a_adds='{support_agent_phone_numbers: ["+19499800005", "+19499800010"]}'
 environments
