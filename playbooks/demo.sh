@@ -68,8 +68,8 @@ play support_agent.yml --limit staging "${rotate[@]}"
 sed -E 's/=agt_[A-Za-z0-9_]+/=agt_... (hidden here, mode 0600 on disk)/' "$work/staging.env"
 play list_agents.yml --limit staging
 
-heading "8. The same inventory as one plan per workspace (playbooks/fleet.yml), dry run: dev would come back"
-play fleet.yml --check --diff
+heading "8. The whole inventory again, dry run: dev would come back (one plan per workspace, every environment checked first)"
+play support_agent.yml --check --diff
 
 heading "9. The audit trail of this demo (piopiy.voice.audit, one JSON line per operation)"
 calm python - "$PIOPIY_AUDIT_LOG" <<'PY'
@@ -113,7 +113,7 @@ echo "exit status: $status (16: drift)"
 [ "$status" -eq 16 ] || exit 1
 cat "$work/plan/plan.md"
 
-heading "12. Guard rails: a misspelt variable, a run over its cap on route changes and a teardown of two environments stop before any write"
+heading "12. Guard rails: a run over its cap on route changes, a misspelt variable and a teardown of two environments stop before any write"
 status=0
 play support_agent.yml -e support_agent_max_route_changes_per_run=1 || status=$?
 echo "exit status: $status (the pre-flight refused the run before any environment was written)"

@@ -2,7 +2,12 @@
 # Copyright: piopiy.voice contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The fleet_workspaces and fleet_summary filters of playbooks/fleet.yml: an inventory's environments grouped by workspace, and one line each.
+"""The filters of playbooks/support_agent.yml: an inventory's environments checked together and grouped by workspace.
+
+support_agent_fleet: every environment's variables read once, every inventory-level check (the role's checks of each
+environment, and the conflicts between environments), the environments grouped by workspace for piopiy_fleet, and who
+rotates. fleet_workspaces: the grouping alone (kept for one release; playbooks/fleet.yml used it). fleet_summary: one
+line per environment from the fleet task's results. claimed_numbers: the numbers two hosts of a play list, for the role.
 
 In Python rather than Jinja: over hundreds of hosts, building each environment's dictionary in a template, then its
 JSON and the JSON read back, cost more than the module run they prepare.
@@ -11,13 +16,28 @@ JSON and the JSON read back, cost more than the module run they prepare.
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 
 from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
 from ansible.module_utils.common.text.converters import to_bytes
 from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.module_utils.six import string_types
+
+from ansible_collections.piopiy.voice.plugins.filter.guard import unknown_variables
 
 AGENT_NAME_SUFFIX = '-support-agent'  # as the support_agent role names an environment's agent
 WORKSPACE_DIGEST_CHARS = 16
+ENVIRONMENT_NAME = re.compile(r'^[a-z][a-z0-9-]{0,30}$')
+ROLE_PREFIX = 'support_agent_'
+# Registered results and the role's own task variables are internal, as in the role's checks.yml.
+INTERNAL_PREFIXES = ('support_agent_result_', 'support_agent__')
+ROLE_SPECS = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir,
+                          'roles', 'support_agent', 'meta', 'argument_specs.yml')
+STATES = ('present', 'absent')
+# The environment items of fleet_workspaces, as before support_agent_fleet added state and token files.
+FLEET_WORKSPACES_KEYS = ('environment', 'name', 'language', 'phone_numbers', 'exclusive', 'max_route_changes', 'allow_protected_changes')
+_ROLE_OPTIONS = []  # the role's options, read once per process
 
 
 def _var(facts, name, default):
@@ -28,6 +48,185 @@ def _var(facts, name, default):
         return default
 
 
+class HostView(dict):
+    """A host's variables, each templated once however often it is read: hostvars templates a variable on every read,
+    and templating (such as the shipped inventory's API key lookup) is most of the cost of reading an inventory."""
+
+    def __init__(self, facts):
+        super().__init__()
+        self.facts = facts
+
+    def __contains__(self, name):
+        return name in self.facts
+
+    def __iter__(self):
+        return iter(self.facts)
+
+    def __getitem__(self, name):
+        if not dict.__contains__(self, name):
+            dict.__setitem__(self, name, self.facts[name])
+        return dict.__getitem__(self, name)
+
+
+def role_options():
+    """The options of the support_agent role, from its meta/argument_specs.yml (one source of truth with ansible-doc)."""
+    if not _ROLE_OPTIONS:
+        import yaml  # a dependency of ansible-core; imported here, as only this filter needs it
+
+        with open(ROLE_SPECS) as handle:
+            _ROLE_OPTIONS.extend(yaml.safe_load(handle)['argument_specs']['main']['options'])
+    return list(_ROLE_OPTIONS)
+
+
+def _workspace_of(facts):
+    """A workspace's key in the grouping: a digest of the API key (never the key) and the API base."""
+    key = to_bytes(_var(facts, 'support_agent_api_key', ''), nonstring='simplerepr')
+    return '%s %s' % (hashlib.sha256(key).hexdigest()[:WORKSPACE_DIGEST_CHARS], _var(facts, 'support_agent_api_base', ''))
+
+
+def _environment(host, facts, state, numbers):
+    """The piopiy_fleet environments[] item of a host, with its guard rails and where the token of a new agent goes."""
+    return {
+        'environment': host,
+        'name': _var(facts, 'support_agent_name', host + AGENT_NAME_SUFFIX),
+        'state': state,
+        'language': _var(facts, 'support_agent_language', None),
+        'phone_numbers': numbers,
+        'exclusive': boolean(_var(facts, 'support_agent_exclusive', True), strict=False),
+        'max_route_changes': _var(facts, 'support_agent_max_route_changes', None),
+        'allow_protected_changes': _var(facts, 'support_agent_allow_protected_changes', None),
+        'token_file': _var(facts, 'support_agent_token_file', None),
+        'token_file_format': _var(facts, 'support_agent_token_file_format', 'token'),
+        'token_env_names': _var(facts, 'support_agent_token_env_names', None),
+    }
+
+
+def _key_problem(host, facts):
+    """The role's api_key.yml check: a support_agent_api_key that is defined but empty, naming every source that held no key."""
+    if 'support_agent_api_key' not in facts:
+        return None
+    key = _var(facts, 'support_agent_api_key', '')
+    if key is not None and str(key).strip():
+        return None
+    sources = ['PIOPIY_%s_API_KEY' % host.upper().replace('-', '_'), 'PIOPIY_API_KEY']
+    return ('No API key for the environment %s. Empty or unset: %s. Fix: export %s, or PIOPIY_API_KEY for every environment (the '
+            'shipped inventory reads them in that order), or set support_agent_api_key (keep it in Ansible Vault)'
+            % (host, ', '.join(['support_agent_api_key'] + [name for name in sources if not os.environ.get(name)]), sources[0]))
+
+
+def _numbers_problem(host, facts, name):
+    """The role's check that a missing, misspelt or empty support_agent_phone_numbers never unmaps every number."""
+    if 'support_agent_phone_numbers' not in facts:
+        return '%s: support_agent_phone_numbers is not set' % host
+    numbers = _var(facts, 'support_agent_phone_numbers', None)
+    if numbers is None or isinstance(numbers, (string_types, dict)):
+        return '%s: support_agent_phone_numbers must be a list of phone numbers, got %r' % (host, numbers)
+    if numbers or not boolean(_var(facts, 'support_agent_exclusive', True), strict=False) \
+            or boolean(_var(facts, 'support_agent_allow_empty', False), strict=False):
+        return None
+    return '%s: support_agent_phone_numbers is empty, which unmaps every number of %s' % (host, name)
+
+
+NUMBERS_FIX = ("List the environment's numbers in support_agent_phone_numbers; to remove them all on purpose, set it to [] "
+               "and support_agent_allow_empty to true")
+
+
+class Inventory:
+    """Every environment of the play read once: its problems, its workspace, whether it rotates or is removed."""
+
+    def __init__(self, teardown=False):
+        self.teardown = teardown
+        self.problems = []
+        self.workspaces = {}
+        self.rotating = []
+        self.removing = []
+        self.claims = {}  # number -> environments that list it
+        self.names = {}  # (workspace, agent name) -> environments that name it
+
+    def add(self, host, facts, options):
+        from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import parse_phone_numbers
+
+        problems = []
+        if not ENVIRONMENT_NAME.match(host):
+            problems.append('environment %s is not a valid environment name: name the inventory host with lower case letters, '
+                            'digits and dashes, starting with a letter, at most 31 characters (for example dev, staging, prod)'
+                            % _quoted(host))
+        problem = _key_problem(host, facts)
+        if problem:
+            problems.append(problem)
+        unknown = unknown_variables([name for name in facts if str(name).startswith(ROLE_PREFIX)], options, INTERNAL_PREFIXES)
+        if unknown:
+            problems.append('unknown variable(s) for the support_agent role in %s: %s. Fix the name, or remove the variable; the '
+                            'options are listed by ansible-doc -t role piopiy.voice.support_agent' % (host, ', '.join(unknown)))
+        state = 'absent' if self.teardown else _var(facts, 'support_agent_state', 'present')
+        name = _var(facts, 'support_agent_name', host + AGENT_NAME_SUFFIX)
+        numbers = []
+        if state not in STATES:
+            problems.append('%s: support_agent_state must be present or absent, got %r' % (host, state))
+        elif state == 'present':
+            problem = _numbers_problem(host, facts, name)
+            if problem:
+                problems.append('%s. %s' % (problem, NUMBERS_FIX))
+            else:
+                numbers, number_problems = parse_phone_numbers('%s: support_agent_phone_numbers' % host,
+                                                               _var(facts, 'support_agent_phone_numbers', []))
+                problems.extend(number_problems)
+            rotate = _var(facts, 'support_agent_rotate', 'never')
+            if rotate != 'never':
+                if not _var(facts, 'support_agent_token_file', None):
+                    problems.append('%s: support_agent_rotate=%s needs support_agent_token_file, where the new agent\'s credentials are '
+                                    'stored before any number moves to it' % (host, rotate))
+                self.rotating.append(host)
+        else:
+            self.removing.append(host)
+        self.problems.extend(problems)
+        workspace = _workspace_of(facts)
+        for number in numbers:
+            self.claims.setdefault(number, []).append(host)
+        self.names.setdefault((workspace, name), []).append(host)
+        group = self.workspaces.setdefault(workspace, {'host': host, 'environments': [], 'protected_numbers': []})
+        group['environments'].append(_environment(host, facts, state, numbers))
+        # Protection is of the workspace's numbers: a number one environment protects, no environment may move unasked.
+        group['protected_numbers'].extend(number for number in _var(facts, 'support_agent_protected_numbers', None) or []
+                                          if number not in group['protected_numbers'])
+
+    def conflicts(self):
+        """Two environments that claim one number, or (in one workspace) one agent: each would undo the other on every run."""
+        problems = ['number %s is listed by %d environments (%s): a number routes to one agent; list it in one environment'
+                    % (number, len(owners), ', '.join(owners)) for number, owners in sorted(self.claims.items()) if len(owners) > 1]
+        problems.extend('agent name %r is used by %d environments (%s) of one workspace: they would share one agent and fight over '
+                        'its numbers; give each environment its own support_agent_name' % (name, len(owners), ', '.join(owners))
+                        for (unused, name), owners in sorted(self.names.items()) if len(owners) > 1)
+        return problems
+
+    def result(self):
+        return {
+            'problems': self.problems + self.conflicts(),
+            'workspaces': [self.workspaces[workspace] for workspace in sorted(self.workspaces)],
+            'rotating': self.rotating,
+            'removing': self.removing,
+        }
+
+
+def _quoted(text):
+    return '"%s"' % str(text).replace('"', '\\"')
+
+
+def support_agent_fleet(hosts, hostvars, teardown=False):
+    """Every environment of the hosts checked, alone and together, and grouped by workspace for piopiy_fleet.
+
+    Returns {'problems', 'workspaces', 'rotating', 'removing'}: every problem of every environment, each naming it; the
+    workspaces as fleet_workspaces gives them (environments with their state and token file); the hosts whose credentials
+    rotate (support_agent_rotate is not never), and those to be removed. teardown: every host is to be removed. Each
+    host's variables are read once; the API key is never returned.
+    """
+    inventory = Inventory(boolean(teardown, strict=False))
+    options = role_options()
+    for host in hosts:
+        inventory.add(host, HostView(hostvars[host]), options)
+    return inventory.result()
+
+
 def fleet_workspaces(hosts, hostvars):
     """The environments of the hosts, grouped by workspace (API key and base); a host that is not to be present fails it, named.
 
@@ -35,32 +234,21 @@ def fleet_workspaces(hosts, hostvars):
     support_agent_api_key and support_agent_api_base the fleet task uses; its environments are the module's environments
     option (with each environment's guard rails), and its protected numbers those of all its environments. A workspace is
     told by a digest of its key, so the key itself is never returned. Workspaces are in the order of their digests,
-    environments in the order of the hosts.
+    environments in the order of the hosts. Unlike support_agent_fleet, it checks nothing.
     """
     workspaces, absent = {}, []
     for host in hosts:
-        facts = hostvars[host]
-        key = to_bytes(_var(facts, 'support_agent_api_key', ''), nonstring='simplerepr')
-        workspace = '%s %s' % (hashlib.sha256(key).hexdigest()[:WORKSPACE_DIGEST_CHARS], _var(facts, 'support_agent_api_base', ''))
+        facts = HostView(hostvars[host])
         if _var(facts, 'support_agent_state', 'present') != 'present':
             absent.append(host)
-        name = _var(facts, 'support_agent_name', host + AGENT_NAME_SUFFIX)
-        group = workspaces.setdefault(workspace, {'host': host, 'environments': [], 'protected_numbers': []})
-        group['environments'].append({
-            'environment': host,
-            'name': name,
-            'language': _var(facts, 'support_agent_language', None),
-            'phone_numbers': _var(facts, 'support_agent_phone_numbers', []),
-            'exclusive': boolean(_var(facts, 'support_agent_exclusive', True), strict=False),
-            'max_route_changes': _var(facts, 'support_agent_max_route_changes', None),
-            'allow_protected_changes': _var(facts, 'support_agent_allow_protected_changes', None),
-        })
-        # Protection is of the workspace's numbers: a number one environment protects, no environment may move unasked.
+        group = workspaces.setdefault(_workspace_of(facts), {'host': host, 'environments': [], 'protected_numbers': []})
+        environment = _environment(host, facts, 'present', _var(facts, 'support_agent_phone_numbers', []))
+        group['environments'].append(dict((key, environment[key]) for key in FLEET_WORKSPACES_KEYS))
         group['protected_numbers'].extend(number for number in _var(facts, 'support_agent_protected_numbers', None) or []
                                           if number not in group['protected_numbers'])
     if absent:
         raise AnsibleFilterError('the fleet applies environments to be present only, and %s set support_agent_state: absent; remove them '
-                                 'with playbooks/support_agent.yml --limit %s, or set them present' % (', '.join(absent), ','.join(absent)))
+                                 'with playbooks/support_agent.yml and -e confirm=%s, or set them present' % (', '.join(absent), ','.join(absent)))
     return [workspaces[workspace] for workspace in sorted(workspaces)]
 
 
@@ -69,13 +257,39 @@ def fleet_summary(results):
     lines = {}
     for result in results:
         for name, environment in (result.get('environments') or {}).items():
-            agent = environment['agent']
-            lines[name] = '%s (%s) with %d number(s)%s' % (agent['name'], agent['id'], len(environment['phone_numbers']),
-                                                           ', changed: %d write(s)' % len(environment['operations'])
-                                                           if environment['changed'] else '')
+            agent = environment.get('agent') or {}
+            writes = ', changed: %d write(s)' % len(environment['operations']) if environment['changed'] else ''
+            if environment.get('state') == 'absent':
+                lines[name] = '%s absent%s' % (environment.get('agent_name') or agent.get('name'), writes)
+                continue
+            lines[name] = '%s (%s) with %d number(s)%s' % (agent['name'], agent['id'], len(environment['phone_numbers']), writes)
     return lines
+
+
+def claimed_numbers(hosts, hostvars):
+    """The numbers listed by more than one host of a play that applies the support_agent role, one message each.
+
+    A host's claim is the support_agent__claim fact the role's checks set ({environment, phone_numbers}), else, for a
+    host that has not run them yet (a later batch of a serial play), its support_agent_phone_numbers; an absent one claims
+    nothing. Numbers are compared in E.164 (spaces, dashes, dots and brackets removed); a malformed one is left to the module.
+    """
+    from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import parse_phone_numbers
+
+    owners = {}
+    for host in hosts:
+        facts = hostvars[host]
+        claim = _var(facts, 'support_agent__claim', None)
+        if claim is None:
+            listed = _var(facts, 'support_agent_phone_numbers', []) if _var(facts, 'support_agent_state', 'present') == 'present' else []
+            claim = {'environment': host, 'phone_numbers': listed}
+        numbers, unused = parse_phone_numbers('', claim.get('phone_numbers') or [])
+        for number in numbers:
+            owners.setdefault(number, []).append(claim['environment'])
+    return ['number %s is listed by %d environments (%s): a number routes to one agent; list it in one environment'
+            % (number, len(environments), ', '.join(environments)) for number, environments in sorted(owners.items()) if len(environments) > 1]
 
 
 class FilterModule:
     def filters(self):
-        return {'fleet_workspaces': fleet_workspaces, 'fleet_summary': fleet_summary}
+        return {'support_agent_fleet': support_agent_fleet, 'fleet_workspaces': fleet_workspaces, 'fleet_summary': fleet_summary,
+                'claimed_numbers': claimed_numbers}

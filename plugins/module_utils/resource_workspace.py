@@ -31,6 +31,8 @@ meanwhile) is followed by another: read again, plan again, apply.
 
 from __future__ import annotations
 
+import datetime
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import (
@@ -46,15 +48,34 @@ from ansible_collections.piopiy.voice.plugins.module_utils.client_api import Pio
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Operation, Plan, SkippedWrite
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation import rotation_problem_in_progress
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import RouteBook, guard_problems, parse_phone_numbers, plan_map
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_token_file import (
+    TOKEN_FORMAT,
+    env_names_problems,
+    secret_file_problem,
+    write_credentials,
+)
 
 AGENT_STAGE, MAP_STAGE, UNMAP_STAGE, MERGE_STAGE = 0, 1, 2, 3
 AGENT_NAME_SUFFIX = '-support-agent'  # as the support_agent role names an environment's agent
+SHOWN_NUMBERS = 10
+PRESENT, ABSENT = 'present', 'absent'
+
+
+class TokenFile:
+    """Where the token of the agent a fleet creates for an environment is kept: a path, its format, an env file's names."""
+
+    def __init__(self, path, file_format=TOKEN_FORMAT, env_names=None):
+        self.path = path
+        self.file_format = file_format
+        self.env_names = env_names
 
 
 class Environment:
-    """One environment of the fleet as asked: its agent's name and language, its numbers, and whether they are all of them."""
+    """One environment of the fleet as asked: its agent's name and language, its numbers, whether they are all of them,
+    whether it is to be present or removed, and where the token of its new agent goes."""
 
-    def __init__(self, environment, name, language, numbers, exclusive, max_route_changes=None, allow_protected_changes=None):
+    def __init__(self, environment, name, language, numbers, exclusive, max_route_changes=None, allow_protected_changes=None,
+                 state=PRESENT, token_file=None):
         self.environment = environment
         self.name = name
         self.language = language
@@ -62,6 +83,21 @@ class Environment:
         self.exclusive = exclusive
         self.max_route_changes = max_route_changes  # this environment's own cap; None: none
         self.allow_protected_changes = allow_protected_changes  # None: as the fleet allows
+        self.state = state
+        self.token_file = token_file  # a TokenFile, or None
+
+
+def parse_token_file(label, raw, state):
+    """(the environment's TokenFile or None, problems): the env file's names, and a path that cannot be written, before any write."""
+    names = raw.get('token_env_names')
+    problems = ['environment %s: %s' % (label, problem) for problem in env_names_problems(names)] if names is not None else []
+    path = raw.get('token_file')
+    if not path:
+        return None, problems
+    problem = secret_file_problem(path) if state == PRESENT else None
+    if problem:
+        problems.append('environment %s: token_file %s cannot be written (%s): fix the path before creating an agent' % (label, path, problem))
+    return TokenFile(path, raw.get('token_file_format') or TOKEN_FORMAT, names), problems
 
 
 def parse_fleet(raw_environments):
@@ -88,7 +124,14 @@ def parse_fleet(raw_environments):
         cap = raw.get('max_route_changes')
         if cap is not None and cap < 0:
             problems.append('environment %s: max_route_changes must be 0 or more, got %d' % (label, cap))
-        environments.append(Environment(label, name, raw.get('language'), numbers, exclusive, cap, raw.get('allow_protected_changes')))
+        state = raw.get('state') or PRESENT
+        if state == ABSENT and numbers:
+            problems.append('environment %s: state absent removes the environment and its numbers, yet it lists %d phone number(s): '
+                            'leave phone_numbers out, or set state present' % (label, len(numbers)))
+        token_file, token_problems = parse_token_file(label, raw, state)
+        problems.extend(token_problems)
+        environments.append(Environment(label, name, raw.get('language'), numbers, exclusive, cap, raw.get('allow_protected_changes'),
+                                        state, token_file))
     return environments, problems + conflicts(environments)
 
 
@@ -120,9 +163,7 @@ def guard_fleet(fleet, environments, max_changes=None, protected=(), allow_prote
     A protected number may change only in an environment that lists it and allows it, itself or through the fleet.
     """
     problems = guard_problems(fleet, set(number for environment in environments for number in environment.numbers), max_changes)
-    parts = {}  # environment name -> its operations, in one pass over the plan
-    for operation in fleet.operations:
-        parts.setdefault(operation.owner, []).append(operation)
+    parts = fleet.parts()
     for environment in environments:
         part = Plan(parts.get(environment.environment, []))
         allow = allow_protected if environment.allow_protected_changes is None else environment.allow_protected_changes
@@ -192,6 +233,13 @@ class FleetPlan(Plan):
             operation.owner = environment.environment
         return self.extend(plan)
 
+    def parts(self):
+        """{environment name: its operations}, in plan order, in one pass over the plan."""
+        parts = {}
+        for operation in self.operations:
+            parts.setdefault(operation.owner, []).append(operation)
+        return parts
+
 
 def plan_fleet(client, environments, state, merge_duplicates=True, keep_token=None):
     """The whole fleet's plan: agents (stage 0), maps (1), unmaps (2), extra agents merged away (3).
@@ -211,6 +259,10 @@ def plan_fleet(client, environments, state, merge_duplicates=True, keep_token=No
             fleet.problems.append('environment %s: %s' % (environment.environment, rotation))
             continue
         matches = state.agents_named(environment.name)
+        if environment.state == ABSENT:
+            _plan_removal(client, fleet, environment, matches, state, listed)
+            extras.extend((environment, agent) for agent in matches)
+            continue
         if len(matches) > 1 and not merge_duplicates:
             fleet.problems.append('environment %s: %d agents are named %r (ids: %s): set merge_duplicate_agents=true to keep the lowest id '
                                   'and merge the others into it, or delete the extra agents'
@@ -233,6 +285,15 @@ def _plan_environment(client, fleet, environment, matches, state, listed, keep_t
     fleet.agent_of[environment.environment] = agent_id
     owned = [agent['id'] for agent in matches]
     fleet.add(environment, plan_numbers(client, state.book, environment, agent_id, owned, listed))
+
+
+def _plan_removal(client, fleet, environment, matches, state, listed):
+    """An environment removed: every number routed to an agent with its name unmapped, unless another environment lists it
+    (that environment's map moves it); the agents themselves are deleted with the extras, once their numbers are gone."""
+    fleet.current[environment.environment] = normalize_agent(matches[0]) if matches else None
+    fleet.agent_of[environment.environment] = None
+    emptied = Environment(environment.environment, environment.name, None, [], True)
+    fleet.add(environment, plan_numbers(client, state.book, emptied, None, [agent['id'] for agent in matches], listed))
 
 
 def _drop_token(unused_token):
@@ -315,7 +376,10 @@ def plan_converge(client, book, environment, matches):
 
 
 def planned_agent(environment, current, agent_id, outcomes):
-    """The environment's agent after the outcomes: the confirmed one of its last applied agent write, else as it was."""
+    """The environment's agent after the outcomes: the confirmed one of its last applied agent write, else as it was; None for
+    an environment removed."""
+    if environment.state == ABSENT:
+        return None
     agent = current
     for outcome in outcomes:
         operation = outcome.operation
@@ -324,3 +388,73 @@ def planned_agent(environment, current, agent_id, outcomes):
     if agent is None:
         return {'id': agent_id, 'name': environment.name, 'language': environment.language or DEFAULT_LANGUAGE, 'status': NEW_AGENT}
     return agent
+
+
+class CreatedTokens:
+    """The tokens of the agents a fleet run creates, held until their environments' token files are written; never returned.
+
+    An env file needs the agent's id, which the API confirms with the create; so the files are written once the writes are done.
+    """
+
+    def __init__(self, token_dir=None):
+        self.token_dir = token_dir
+        self.kept = {}  # environment name -> (TokenFile, token)
+        self.files = {}  # environment name -> the path written
+        self.problems = []  # tokens that could not be written, each naming its environment
+
+    def keeper(self, environment):
+        """The keep_token of the environment's agent plan: it holds the token of the created agent, when there is a file for it."""
+        target = environment.token_file
+        if target is None and self.token_dir:
+            target = TokenFile(os.path.join(self.token_dir, environment.environment + '.token'))
+
+        def keep(token):
+            if target is not None and token is not None:
+                self.kept[environment.environment] = (target, token)
+        return keep
+
+    def write_created(self, outcomes):
+        """Write the token of every agent the outcomes created, with the id the API confirmed."""
+        for outcome in outcomes:
+            operation = outcome.operation
+            if outcome.applied and operation.resource == 'agent' and operation.action == 'create':
+                self.write(operation.owner, outcome.resource['id'])
+
+    def write(self, environment, agent_id):
+        """Write the token held for the environment's new agent, whose id the API confirmed; a failure is noted, never raised."""
+        held = self.kept.pop(environment, None)
+        if held is None:
+            return
+        target, token = held
+        try:
+            write_credentials(target.path, target.file_format, agent_id, token, datetime.datetime.now(datetime.timezone.utc), target.env_names)
+        except (OSError, ValueError) as error:
+            self.problems.append('environment %s: its agent was created, but its token could not be written to %s (%s): the token is not '
+                                 'shown anywhere; rotate the agent for a new one' % (environment, target.path, getattr(error, 'strerror', None) or error))
+            return
+        self.files[environment] = target.path
+
+
+def removal_problems(fleet, environments, confirmed):
+    """Environments to remove whose part of the plan writes anything, and that `confirmed` does not name: each refused, named."""
+    confirmed = set(confirmed or ())
+    problems = []
+    parts = fleet.parts()
+    for environment in environments:
+        if environment.state != ABSENT or environment.environment in confirmed:
+            continue
+        part = parts.get(environment.environment)
+        if not part:
+            continue
+        agents = sorted(set(operation.key for operation in part if operation.resource == 'agent'))
+        numbers = sorted(operation.key for operation in part if operation.resource == 'route')
+        problems.append('environment %s is to be removed (state absent): %s%s. Nothing was changed: confirm the removal by naming it in '
+                        'confirm_removal (playbooks/support_agent.yml: -e confirm=%s)'
+                        % (environment.environment, 'agent %s would be deleted' % ', '.join(agents) if agents else 'nothing would be deleted',
+                           ' and %d number(s) unmapped: %s' % (len(numbers), describe_numbers(numbers)) if numbers else '',
+                           environment.environment))
+    return problems
+
+
+def describe_numbers(numbers, shown=SHOWN_NUMBERS):
+    return ', '.join(numbers[:shown]) + (' and %d more' % (len(numbers) - shown) if len(numbers) > shown else '')

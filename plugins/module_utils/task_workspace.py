@@ -11,16 +11,17 @@ import os
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_loop import changed_underneath, created_twice
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import rendered, was_skipped
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_workspace import (
+    CreatedTokens,
     guard_fleet,
     parse_fleet,
     plan_fleet,
     planned_agent,
     read_fleet,
+    removal_problems,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_lock import AgentLock, workspace_lock_path
 from ansible_collections.piopiy.voice.plugins.module_utils.task_module import PiopiyTask, TaskReport, guard_rails, parallel_requests_problem
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import NumbersByAgent
-from ansible_collections.piopiy.voice.plugins.module_utils.resource_token_file import write_secret_file
 
 RATE_LIMITED_ATTEMPTS = 20
 
@@ -35,8 +36,7 @@ class WorkspaceTask(PiopiyTask):
         self.guards, guard_problems = guard_rails(self.params)
         self.environments, environment_problems = parse_fleet(self.params['environments'])
         self.problems = option_problems(self.params) + environment_problems + guard_problems
-        self.token_files = {}
-        self.late = []
+        self.tokens = CreatedTokens(self.params['token_dir'])
 
     def client_options(self):
         return dict(max_requests_per_second=self.params['max_requests_per_second'], rate_limited_attempts=RATE_LIMITED_ATTEMPTS)
@@ -52,21 +52,6 @@ class WorkspaceTask(PiopiyTask):
         return AgentLock(workspace_lock_path(params['api_base'], params['api_key']), timeout=params['lock_timeout'],
                          what='the fleet of this workspace')
 
-    def keep_token(self, environment):
-        """Where the token of the agent created for this environment goes: a 0600 file under token_dir, or nowhere."""
-        def keep(token):
-            if token is None or not self.params['token_dir']:
-                return
-            path = os.path.join(self.params['token_dir'], environment.environment + '.token')
-            try:
-                write_secret_file(path, token)
-            except OSError as error:
-                self.late.append('environment %s: its agent was created, but its token could not be written to %s (%s): '
-                                 'issue a new one in the Piopiy dashboard' % (environment.environment, path, error.strerror or error))
-                return
-            self.token_files[environment.environment] = path
-        return keep
-
     def read(self, client, round_number):
         return read_fleet(client, self.environments, self.params['parallel_requests'])
 
@@ -75,9 +60,10 @@ class WorkspaceTask(PiopiyTask):
         finishes what the checked plan started, and always merges duplicates: the only ones left are those this run and
         a concurrent one created."""
         merge = self.params['merge_duplicate_agents'] or round_number > 0
-        plan = plan_fleet(client, self.environments, state, merge, self.keep_token)
+        plan = plan_fleet(client, self.environments, state, merge, self.tokens.keeper)
         if round_number == 0:
             plan.problems.extend(guard_fleet(plan, self.environments, **self.guards))
+            plan.problems.extend(removal_problems(plan, self.environments, self.params['confirm_removal']))
         return plan
 
     def another_round(self, client, outcomes):
@@ -88,6 +74,7 @@ class WorkspaceTask(PiopiyTask):
         """Every environment: its agent and numbers as the last round left them, and the writes of every round."""
         first, last = loop.first, loop.last
         plan = last.plan
+        self.tokens.write_created(loop.outcomes)  # env files need the id the API confirmed
         routes = last.state.book.after(last.outcomes)
         applied = {}
         for outcome in loop.outcomes:
@@ -99,17 +86,19 @@ class WorkspaceTask(PiopiyTask):
             name = environment.environment
             mine = applied.get(name, [])
             agent = rendered(planned_agent(environment, plan.current.get(name), plan.agent_of.get(name), last.outcomes))
-            numbers = routed.routed_to(plan.agent_of.get(name))
-            environments[name] = dict(agent=agent, phone_numbers=numbers, changed=bool(mine), operations=mine)
-            if name in self.token_files:
-                environments[name]['agent_token_file'] = self.token_files[name]
+            numbers = routed.routed_to(plan.agent_of.get(name)) if agent is not None else []
+            # Each environment's result names it and its agent, so that a report can file its changes under it.
+            environments[name] = dict(environment=name, agent_name=environment.name, state=environment.state, agent=agent,
+                                      phone_numbers=numbers, changed=bool(mine), operations=mine)
+            if name in self.tokens.files:
+                environments[name]['agent_token_file'] = self.tokens.files[name]
             current = first.plan.current[name]
             before[name] = dict(agent=current or {}, phone_numbers=first.state.book.routed_to(current['id']) if current else [])
-            after[name] = dict(agent=agent, phone_numbers=numbers)
+            after[name] = dict(agent=agent or {}, phone_numbers=numbers)
         return TaskReport({'environments': environments}, before, after)
 
     def problems_after_apply(self):
-        return self.late
+        return self.tokens.problems
 
 
 def option_problems(params):

@@ -36,7 +36,14 @@ description:
   - A round of writes that meets a concurrent run's changes (an agent already merged away, a delete refused because
     numbers were mapped to the agent meanwhile) is followed, after a short random pause, by another round of read,
     plan and apply, five rounds at most; its RV(operations) lists the writes of every round.
-  - The playbook C(playbooks/fleet.yml) runs it once per workspace over an inventory of environments.
+  - An environment with O(environments[].state=absent) is removed. Its numbers are unmapped in the stage of the unmaps (those
+    that another environment of the fleet lists are mapped to it instead), then its agent, and any other agent with its
+    name, is deleted in the last stage. A removal is refused before any write, in check mode too, unless
+    O(confirm_removal) names the environment; an environment already removed plans nothing and needs no confirmation.
+  - The token of the agent created for an environment is kept in its O(environments[].token_file) (or under O(token_dir)),
+    once the run's writes are done, atomically with mode C(0600), as M(piopiy.voice.piopiy_agent) writes it; never returned.
+  - The playbook C(playbooks/support_agent.yml) runs it once per workspace over an inventory of environments, after
+    checking every environment's variables together (see C(docs/inventory.md) in the collection).
 author:
   - piopiy.voice maintainers (@piopiy-voice)
 options:
@@ -52,6 +59,15 @@ options:
         description: The environment's name, such as C(prod); the key of its result in RV(environments).
         type: str
         required: true
+      state:
+        description:
+          - V(present) ensures the environment's agent and numbers.
+          - V(absent) removes the environment, its numbers unmapped and its agent deleted; it needs O(confirm_removal).
+            O(environments[].phone_numbers) must then be empty.
+        type: str
+        choices: [present, absent]
+        default: present
+        version_added: 0.2.0
       name:
         description: The name of the environment's agent; by default the environment's name followed by C(-support-agent).
         type: str
@@ -84,6 +100,34 @@ options:
           - Allow re-routing or unrouting the O(protected_numbers) that this environment lists.
           - When omitted, as O(allow_protected_changes) says for the whole fleet.
         type: bool
+      token_file:
+        description:
+          - When the task creates this environment's agent, the file its token is written to, mode C(0600); it is never
+            printed or returned. Its directory must exist, and the path is checked before any write.
+          - When omitted, the token goes under O(token_dir) when set, else nowhere.
+        type: path
+        version_added: 0.2.0
+      token_file_format:
+        description:
+          - V(token) writes the token alone; V(env) writes an env file with the agent id, the token and the issue time, as
+            O(piopiy.voice.piopiy_agent#module:token_file_format) does.
+        type: str
+        choices: [token, env]
+        default: token
+        version_added: 0.2.0
+      token_env_names:
+        description:
+          - With V(env), the variable names, as O(piopiy.voice.piopiy_agent#module:token_env_names).
+        type: dict
+        version_added: 0.2.0
+  confirm_removal:
+    description:
+      - The environments whose removal (O(environments[].state=absent)) is confirmed. An environment to remove that is not
+        named here, and whose plan deletes or unmaps anything, fails the task before any write, naming what would go.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
   merge_duplicate_agents:
     description:
       - Whether several agents with an environment's agent name found when the fleet reads are merged into the one
@@ -94,7 +138,7 @@ options:
   token_dir:
     description:
       - A directory (it must exist) to receive the token of each agent the run creates, as C(<environment>.token),
-        written atomically with mode C(0600).
+        written atomically with mode C(0600), for the environments without their own O(environments[].token_file).
       - When omitted, the tokens of created agents are not kept anywhere; a new token can be issued in the
         Piopiy dashboard. Tokens are never returned by this module.
     type: path
@@ -157,6 +201,18 @@ EXAMPLES = r"""
     token_dir: /etc/piopiy/tokens
   register: fleet
 
+- name: Remove the qa environment, keep a new dev agent's token in an env file
+  piopiy.voice.piopiy_fleet:
+    api_key: "{{ vault_piopiy_api_key }}"
+    environments:
+      - environment: qa
+        state: absent
+      - environment: dev
+        phone_numbers: ["+19499800001"]
+        token_file: /etc/piopiy/dev.env
+        token_file_format: env
+    confirm_removal: [qa]
+
 - name: Show what changed for prod
   ansible.builtin.debug:
     msg: "{{ fleet.environments.prod.operations }}"
@@ -173,7 +229,20 @@ environments:
         - The environment's agent after the task (C(id), C(name), C(language), C(status)); C(language) is null for an
           existing agent whose language was not asked.
         - In check mode, for an agent the task would create, C(id) and C(status) are V((new agent\)).
+        - Null for an environment removed (O(environments[].state=absent)).
       type: dict
+    environment:
+      description: The environment's name, as the key of this result; a report files the environment's changes under it.
+      type: str
+      version_added: 0.2.0
+    agent_name:
+      description: The name of the environment's agent, also when the agent was removed or is yet to be created.
+      type: str
+      version_added: 0.2.0
+    state:
+      description: The environment's O(environments[].state).
+      type: str
+      version_added: 0.2.0
     phone_numbers:
       description: The numbers routed to the agent after the task, sorted.
       type: list
@@ -187,10 +256,13 @@ environments:
       elements: dict
     agent_token_file:
       description: The file the token of the agent created for this environment was written to.
-      returned: when the agent was created and O(token_dir) is set
+      returned: when the agent was created and O(environments[].token_file) or O(token_dir) is set
       type: str
   sample:
     prod:
+      environment: prod
+      agent_name: prod-support-agent
+      state: present
       agent: {id: agent_9x2d41c7, name: prod-support-agent, language: en-IN, status: active}
       phone_numbers: ["+19499800004", "+19499800005"]
       changed: true
@@ -276,7 +348,12 @@ ARGUMENT_SPEC = dict(
         exclusive=dict(type='bool', default=True),
         max_route_changes=dict(type='int'),
         allow_protected_changes=dict(type='bool'),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+        token_file=dict(type='path'),
+        token_file_format=dict(type='str', choices=['token', 'env'], default='token'),
+        token_env_names=dict(type='dict', no_log=False),  # variable names, not secrets
     )),
+    confirm_removal=dict(type='list', elements='str', default=[]),
     merge_duplicate_agents=dict(type='bool', default=True),
     token_dir=dict(type='path'),
     parallel_requests=dict(type='int', default=64),

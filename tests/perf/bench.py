@@ -482,7 +482,7 @@ def parse_args(argv):
     parser.add_argument('--runs', type=int, default=RUNS, help='runs per row, the median is shown (default: %(default)s)')
     parser.add_argument('--measure-baselines', action='store_true', help='measure the baseline at every size, once, instead of estimating')
     parser.add_argument('--strict', action='store_true', help='exit 1 when any target fails, timing targets included')
-    parser.add_argument('--fleet-only', action='store_true', help='run only the fleet rows (playbooks/fleet.yml over E environments)')
+    parser.add_argument('--fleet-only', action='store_true', help='run only the fleet rows (playbooks/support_agent.yml over E environments)')
     parser.add_argument('--fleet-sizes', type=int, nargs='+', default=list(FLEET_SIZES),
                         help='environments per fleet row, 5 numbers each (default: %(default)s); 0 skips the fleet rows')
     parser.add_argument('--fleet-latency', type=int, default=FLEET_LATENCY_MS, help='emulator latency of the fleet rows (default: %(default)s)')

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: piopiy.voice contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The fleet rows of `make bench`: playbooks/fleet.yml over E environments of one workspace.
+"""The fleet rows of `make bench`: playbooks/support_agent.yml (one piopiy_fleet task per workspace) over E environments of one workspace.
 
 For E environments x 5 numbers (and one environment with 1000 numbers), at one
 emulator latency: the floor (a no-op play over the same inventory), the first
@@ -14,7 +14,7 @@ and the targets are printed and saved as tests/perf/fleet-results.md.
 import json
 import statistics
 
-FLEET_PLAYBOOK = '../../playbooks/fleet.yml'
+FLEET_PLAYBOOK = '../../playbooks/support_agent.yml'
 FLEET_FLOOR_PLAYBOOK = 'fleet_floor.yml'
 FLEET_MODULE_PLAYBOOK = 'fleet_module_floor.yml'
 NUMBERS_PER_ENVIRONMENT = 5
@@ -23,7 +23,7 @@ TARGET_FIRST_S = 15.0
 TARGET_UNCHANGED_S = 5.0
 TARGET_SINGLE_S = 5.0
 KEYS = (('floor', 'floor: no-op play, same inventory'), ('module', 'one module task (ping, run once), same inventory'),
-        ('first', 'fleet.yml, first apply'), ('unchanged', 'fleet.yml, unchanged re-run'))
+        ('first', 'support_agent.yml, first apply'), ('unchanged', 'support_agent.yml, unchanged re-run'))
 PLAYBOOKS = {'floor': FLEET_FLOOR_PLAYBOOK, 'module': FLEET_MODULE_PLAYBOOK}
 
 
@@ -128,7 +128,8 @@ class FleetBench:
         targets = self.targets(page_limit)
         lines = ['## piopiy.voice fleet bench, %s' % when, '', 'Machine: %s.' % machine, '', self.table(page_limit), '',
                  '- Every row is a whole ansible-playbook process over an inventory of E environments in one workspace '
-                 '(playbooks/fleet.yml: one piopiy_fleet task per workspace); the floor is a no-op play over the same inventory, '
+                 '(playbooks/support_agent.yml: its checks of every environment, then one piopiy_fleet task per workspace); '
+                 'the floor is a no-op play over the same inventory, '
                  'and "one module task" the floor plus one ansible.builtin.ping run once (building, starting and reading back one module).',
                  '- first apply: on an empty workspace, so it also walks the purchased numbers, until it has found every listed one; '
                  'an unchanged re-run walks the agents and the routes only, side by side (every listed number has a route, so all are purchased).',

@@ -91,7 +91,34 @@ def check_fleet_playbook(emulator, limited):
            routing(emulator, 'ws_other'))
 
 
+def check_routed(emulator, *pairs):
+    """Each NUMBER=AGENT NAME routed so in ws_acme; NUMBER=- has no route."""
+    routed = routing(emulator)
+    for pair in pairs:
+        number, name = pair.split('=', 1)
+        expect(routed.get(number) == (None if name == '-' else name), '%s routed to %s' % (number, name), routed)
+
+
+def check_agents(emulator, prefix, *names):
+    """The agents of ws_acme whose name starts with prefix are exactly these names, one agent each."""
+    got = [name for name in agent_names(emulator) if name.startswith(prefix)]
+    expect(got == sorted(names), 'the agents %s*' % prefix, got, sorted(names))
+
+
+def check_token_file(emulator, path, name):
+    """An env file of mode 0600 that holds the id of the one agent with this name and a token the emulator issued to it."""
+    expect(os.stat(path).st_mode & 0o777 == 0o600, 'mode 0600', oct(os.stat(path).st_mode))
+    with open(path, encoding='utf-8') as handle:
+        values = dict(line.split('=', 1) for line in handle.read().splitlines() if '=' in line and not line.startswith('#'))
+    ids = [agent['id'] for agent in emulator.workspace(WORKSPACE)['agents'] if agent['name'] == name]
+    expect(len(ids) == 1 and values.get('AGENT_ID') == ids[0], 'the env file names agent %s' % name, values.get('AGENT_ID'), ids)
+    expect(values.get('AGENT_TOKEN') in emulator.tokens(), 'the env file holds a token the emulator issued')
+
+
 COMMANDS = {
+    'routed': check_routed,
+    'agents': check_agents,
+    'token-file': check_token_file,
     'moves': check_moves,
     'one-agent': check_one_agent,
     'saw-429': check_saw_429,

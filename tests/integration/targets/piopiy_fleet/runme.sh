@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The fleet module and playbooks/fleet.yml against the emulator, run as real ansible-playbook processes so that
-# two runs can start together; check_fleet.py checks the emulator's state and request log after each step.
+# The fleet module and playbooks/support_agent.yml (one piopiy_fleet plan per workspace) against the emulator, run as
+# real ansible-playbook processes so that two runs can start together; check_fleet.py checks the emulator's state and request log after each step.
 # ansible-test runs this from the target's directory, with the integration config two levels up.
 set -euo pipefail
 
@@ -9,6 +9,7 @@ python=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 source ../setup_piopiy/files/together.sh
+source ../setup_piopiy/files/expect.sh
 
 playbook() {
     ansible-playbook -i inventory.yml -e "@$config" "$@"
@@ -74,15 +75,18 @@ for tag in a b c; do
 done
 check agent-writes 15 0
 
-echo "== playbooks/fleet.yml: two workspaces in one inventory, --limit, then all"
+echo "== playbooks/support_agent.yml: two workspaces in one inventory, --limit, then all"
 check reset
-playbook piopiy.voice.fleet --limit fleet-dev >"$scratch/limited.out" 2>&1 || { cat "$scratch/limited.out"; exit 1; }
+playbook piopiy.voice.support_agent --limit fleet-dev >"$scratch/limited.out" 2>&1 || { cat "$scratch/limited.out"; exit 1; }
 expect_recap_changed "$scratch/limited.out" fleet-dev=1
 check fleet-playbook limited
-playbook piopiy.voice.fleet --check --diff
+# playbooks/fleet.yml is its deprecated alias for one release, and says so.
+expect_status 0 playbook piopiy.voice.fleet --check --diff
+expect_output "DEPRECATED: playbooks/fleet.yml (piopiy.voice.fleet) is an alias of playbooks/support_agent.yml"
+expect_recap_changed "$scratch/out" fleet-dev=1
 echo "== a cap on the run's route changes over two workspaces stops the run before any write"
 check clear-log
-if playbook piopiy.voice.fleet -e support_agent_max_route_changes_per_run=2 >"$scratch/capped.out" 2>&1; then
+if playbook piopiy.voice.support_agent -e support_agent_max_route_changes_per_run=2 >"$scratch/capped.out" 2>&1; then
     cat "$scratch/capped.out"
     echo "a run over its cap on route changes passed" >&2
     exit 1
@@ -91,7 +95,7 @@ grep -q "the run would make 3 route change(s) in 3 environment(s), more than sup
     { cat "$scratch/capped.out"; exit 1; }
 expect_recap_changed "$scratch/capped.out" ''  # the plan of every workspace first is a prediction, not a change
 check no-writes
-if playbook piopiy.voice.fleet -e support_agent_max_route_changes_per_run=2 --check >"$scratch/capped.out" 2>&1; then
+if playbook piopiy.voice.support_agent -e support_agent_max_route_changes_per_run=2 --check >"$scratch/capped.out" 2>&1; then
     cat "$scratch/capped.out"
     echo "a dry run over its cap on route changes passed" >&2
     exit 1
@@ -101,11 +105,113 @@ grep -q "the run would make 3 route change(s) in 3 environment(s), more than sup
 # A dry run says what would change: the fleet task runs once, on the play's first host.
 expect_recap_changed "$scratch/capped.out" fleet-dev=1
 check no-writes
-playbook piopiy.voice.fleet -e support_agent_max_route_changes_per_run=3 >"$scratch/capped.out" 2>&1 || { cat "$scratch/capped.out"; exit 1; }
+playbook piopiy.voice.support_agent -e support_agent_max_route_changes_per_run=3 >"$scratch/capped.out" 2>&1 || { cat "$scratch/capped.out"; exit 1; }
 expect_recap_changed "$scratch/capped.out" fleet-dev=1  # as uncapped: the pre-pass over both workspaces adds nothing
 check fleet-playbook all
 echo "== the fleet's guard rails refuse before any write"
 check clear-log
 playbook guards.yml
+check no-writes
+
+echo "== playbooks/support_agent.yml: every check of the inventory holds before any environment is written"
+check reset
+# The inventory of three environments of ws_acme, one-a, one-b and one-c; an argument that is not empty replaces
+# the variables of that host (a YAML flow mapping).
+environments() {
+    local a=${1:-} b=${2:-} c=${3:-}
+    [ -n "$a" ] || a='{support_agent_phone_numbers: ["+19499800005"]}'
+    [ -n "$b" ] || b='{support_agent_phone_numbers: ["+19499800006"]}'
+    [ -n "$c" ] || c='{support_agent_phone_numbers: ["+19499800009"]}'
+    cat >"$scratch/one.yml" <<EOF
+piopiy_environments:
+  vars:
+    ansible_connection: local
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+    support_agent_api_key: "{{ piopiy_api_key }}"
+    support_agent_api_base: "{{ piopiy_api_base }}"
+  hosts:
+    one-a: $a
+    one-b: $b
+    one-c: $c
+EOF
+}
+one() { ansible-playbook -i "$scratch/one.yml" -e "@$config" piopiy.voice.support_agent "$@"; }
+applied=('+19499800005=one-a-support-agent' '+19499800006=one-b-support-agent' '+19499800009=one-c-support-agent')
+# one-a adds +19499800010 in the refused runs below: one environment at a time, it would have been written first.
+one_a_adds='{support_agent_phone_numbers: ["+19499800005", "+19499800010"]}'
+environments
+expect_status 0 one
+check routed "${applied[@]}"
+check clear-log
+
+# A misspelt variable, missing numbers, in the last environment.
+environments "$one_a_adds" '' '{support_agent_phone_number: ["+19499800009"], support_agent_phone_numbers: ["+19499800009"]}'
+expect_status 2 one
+expect_output "unknown variable(s) for the support_agent role in one-c: support_agent_phone_number (did you mean support_agent_phone_numbers?)"
+expect_output "nothing was changed in any environment"
+environments "$one_a_adds" '' '{support_agent_language: en-US}'
+expect_status 2 one
+expect_output "one-c: support_agent_phone_numbers is not set"
+expect_status 2 one --check
+expect_output "one-c: support_agent_phone_numbers is not set"
+environments "$one_a_adds" '' '{support_agent_phone_numbers: []}'
+expect_status 2 one
+expect_output "one-c: support_agent_phone_numbers is empty, which unmaps every number of one-c-support-agent"
+# A number listed by two environments; two environments naming one agent.
+environments "$one_a_adds" '' '{support_agent_phone_numbers: ["+19499800009", "+1 (949) 980-0010"]}'
+expect_status 2 one
+expect_output "number +19499800010 is listed by 2 environments (one-a, one-c): a number routes to one agent"
+environments "$one_a_adds" '' '{support_agent_name: one-a-support-agent, support_agent_phone_numbers: ["+19499800009"]}'
+expect_status 2 one
+expect_output "agent name 'one-a-support-agent' is used by 2 environments (one-a, one-c) of one workspace"
+# A protected number moved, an environment over its own cap, the run over its cap.
+environments "$one_a_adds" '{support_agent_phone_numbers: ["+19499800006", "+19499800009"]}' \
+    '{support_agent_phone_numbers: [], support_agent_allow_empty: true, support_agent_protected_numbers: ["+19499800009"]}'
+expect_status 2 one
+expect_output "environment one-b: the task would re-route or unroute protected number(s): +19499800009 (map)"
+environments "$one_a_adds" '' '{support_agent_phone_numbers: ["+19499800001"], support_agent_max_route_changes: 1}'
+expect_status 2 one
+expect_output "environment one-c: the task would make 2 route change(s), more than max_route_changes=1"
+environments "$one_a_adds" '' '{support_agent_phone_numbers: ["+19499800001"]}'
+expect_status 2 one -e support_agent_max_route_changes_per_run=2
+expect_output "the run would make 3 route change(s) in 2 environment(s), more than support_agent_max_route_changes_per_run=2"
+expect_status 2 one -e support_agent_max_route_changes_per_run=2 --check
+expect_output "the run would make 3 route change(s) in 2 environment(s), more than support_agent_max_route_changes_per_run=2"
+# An environment removed without its confirmation.
+environments "$one_a_adds" '{support_agent_state: absent}'
+expect_status 2 one
+expect_output "environment one-b is to be removed"
+expect_output "-e confirm=one-b"
+# Applied by the role to several hosts of one play, a number two of them list is refused before any write.
+environments '' '' '{support_agent_phone_numbers: ["+19499800009", "+19499800005"]}'
+expect_status 2 ansible-playbook -i "$scratch/one.yml" -e "@$config" role_hosts.yml
+expect_output "number +19499800005 is listed by 2 environments (one-a, one-c)"
+check no-writes
+check routed "${applied[@]}"
+
+echo "== the one playbook removes an environment with its confirmation, and applies the others in the same run"
+environments "$one_a_adds" '{support_agent_state: absent}'
+expect_status 0 one --check --diff -e confirm=one-b
+check no-writes
+expect_status 0 one -e confirm=one-b
+check routed +19499800005=one-a-support-agent +19499800010=one-a-support-agent +19499800006=- +19499800009=one-c-support-agent
+check agents one- one-a-support-agent one-c-support-agent
+
+echo "== a new environment keeps its agent's token in its token file; rotation through the one playbook"
+token_b='{support_agent_phone_numbers: ["+19499800006"], support_agent_token_file: "'$scratch'/one-b.env", support_agent_token_file_format: env}'
+environments "$one_a_adds" "$token_b"
+expect_status 0 one
+check token-file "$scratch/one-b.env" one-b-support-agent
+first_id=$(grep '^AGENT_ID=' "$scratch/one-b.env")
+expect_status 0 one --limit one-b -e support_agent_rotate=now
+check token-file "$scratch/one-b.env" one-b-support-agent
+[ "$(grep '^AGENT_ID=' "$scratch/one-b.env")" != "$first_id" ] || { echo "the rotation kept agent $first_id" >&2; exit 1; }
+check routed +19499800006=one-b-support-agent
+check agents one- one-a-support-agent one-b-support-agent one-c-support-agent
+
+echo "== an unchanged re-run writes nothing"
+check clear-log
+expect_status 0 one
+expect_recap_changed "$scratch/out" ''
 check no-writes
 echo "all fleet checks passed"

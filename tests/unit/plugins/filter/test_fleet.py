@@ -2,7 +2,7 @@
 # Copyright: piopiy.voice contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The fleet_workspaces and fleet_summary filters of playbooks/fleet.yml."""
+"""The filters of playbooks/support_agent.yml: support_agent_fleet, fleet_workspaces, fleet_summary, and the role's claimed_numbers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
 
-from ansible_collections.piopiy.voice.plugins.filter.fleet import fleet_summary, fleet_workspaces
+from ansible_collections.piopiy.voice.plugins.filter.fleet import claimed_numbers, fleet_summary, fleet_workspaces, role_options, support_agent_fleet
 
 KEY_A = 'pk_test_acme_0001'
 KEY_B = 'pk_test_beta_0001'
@@ -83,7 +83,7 @@ def test_hosts_not_to_be_present_fail_the_grouping_each_named_with_the_fix():
     with pytest.raises(AnsibleFilterError) as failure:
         fleet_workspaces(['old', 'new', 'older'], hostvars)
     assert str(failure.value) == ('the fleet applies environments to be present only, and old, older set support_agent_state: absent; '
-                                  'remove them with playbooks/support_agent.yml --limit old,older, or set them present')
+                                  'remove them with playbooks/support_agent.yml and -e confirm=old,older, or set them present')
 
 
 def test_the_summary_says_each_environments_agent_numbers_and_writes_of_every_workspace():
@@ -94,3 +94,123 @@ def test_the_summary_says_each_environments_agent_numbers_and_writes_of_every_wo
                {'environments': {'prod': environment('agent_2', [], [])}}]
     assert fleet_summary(results) == {'dev': 'agent_1-name (agent_1) with 2 number(s), changed: 3 write(s)',
                                       'prod': 'agent_2-name (agent_2) with 0 number(s)'}
+
+
+def test_the_summary_says_an_environment_removed():
+    results = [{'environments': {'old': {'environment': 'old', 'agent_name': 'old-support-agent', 'state': 'absent', 'agent': None,
+                                         'phone_numbers': [], 'changed': True, 'operations': [{}, {}]}}}]
+    assert fleet_summary(results) == {'old': 'old-support-agent absent, changed: 2 write(s)'}
+
+
+# ---- support_agent_fleet: every check of the inventory, before any environment is written ----
+
+def present(*numbers, **variables):
+    return dict({'support_agent_api_key': KEY_A, 'support_agent_phone_numbers': list(numbers)}, **variables)
+
+
+def test_the_role_options_come_from_its_argument_specs():
+    options = role_options()
+    assert 'support_agent_phone_numbers' in options and 'support_agent_max_route_changes_per_run' in options
+    assert 'support_agent_phone_number' not in options
+
+
+def test_a_clean_inventory_has_no_problem_and_its_environments_carry_state_numbers_in_e164_and_token_files():
+    hostvars = {'dev': present('+1 (949) 980-0001', support_agent_token_file='/tmp/dev.env', support_agent_token_file_format='env'),
+                'prod': present('+19499800002', support_agent_language='en-IN')}
+    fleet = support_agent_fleet(['dev', 'prod'], hostvars)
+    assert fleet['problems'] == [] and fleet['rotating'] == [] and fleet['removing'] == []
+    dev, prod = fleet['workspaces'][0]['environments']
+    assert dev == {'environment': 'dev', 'name': 'dev-support-agent', 'state': 'present', 'language': None,
+                   'phone_numbers': ['+19499800001'], 'exclusive': True, 'max_route_changes': None, 'allow_protected_changes': None,
+                   'token_file': '/tmp/dev.env', 'token_file_format': 'env', 'token_env_names': None}
+    assert prod['language'] == 'en-IN' and prod['token_file'] is None and prod['token_file_format'] == 'token'
+    assert KEY_A not in repr(fleet)
+
+
+def test_a_misspelt_variable_in_any_environment_is_named_with_its_fix():
+    hostvars = {'dev': present('+19499800001'), 'staging': present('+19499800002', support_agent_phone_number=['+19499800003'])}
+    problems = support_agent_fleet(['dev', 'staging'], hostvars)['problems']
+    assert problems == ['unknown variable(s) for the support_agent role in staging: support_agent_phone_number (did you mean '
+                        'support_agent_phone_numbers?). Fix the name, or remove the variable; the options are listed by '
+                        'ansible-doc -t role piopiy.voice.support_agent']
+
+
+def test_internal_and_registered_variables_are_not_unknown():
+    hostvars = {'dev': present('+19499800001', support_agent__fleet={}, support_agent_result_agent={}, support_agent={})}
+    assert support_agent_fleet(['dev'], hostvars)['problems'] == []
+
+
+def test_missing_misspelt_or_empty_numbers_never_unmap_an_environment():
+    hostvars = {
+        'missing': {'support_agent_api_key': KEY_A, 'support_agent_phone_number': ['+19499800001']},
+        'empty': present(),
+        'allowed': present(support_agent_allow_empty=True),
+        'kept': present(support_agent_exclusive=False),
+        'text': {'support_agent_phone_numbers': '+19499800009'},
+    }
+    problems = support_agent_fleet(['missing', 'empty', 'allowed', 'kept', 'text'], hostvars)['problems']
+    assert [problem for problem in problems if 'unknown variable' not in problem] == [
+        "missing: support_agent_phone_numbers is not set. List the environment's numbers in support_agent_phone_numbers; to remove "
+        "them all on purpose, set it to [] and support_agent_allow_empty to true",
+        "empty: support_agent_phone_numbers is empty, which unmaps every number of empty-support-agent. List the environment's "
+        "numbers in support_agent_phone_numbers; to remove them all on purpose, set it to [] and support_agent_allow_empty to true",
+        "text: support_agent_phone_numbers must be a list of phone numbers, got '+19499800009'. List the environment's numbers in "
+        "support_agent_phone_numbers; to remove them all on purpose, set it to [] and support_agent_allow_empty to true",
+    ]
+
+
+def test_a_bad_environment_name_an_empty_key_and_a_bad_state_are_named(monkeypatch):
+    monkeypatch.delenv('PIOPIY_API_KEY', raising=False)
+    monkeypatch.delenv('PIOPIY_QA_EU_API_KEY', raising=False)
+    hostvars = {'Prod_EU': present('+19499800001'), 'qa-eu': present('+19499800002', support_agent_api_key='  '),
+                'gone': {'support_agent_state': 'deleted'}}
+    assert support_agent_fleet(['Prod_EU', 'qa-eu', 'gone'], hostvars)['problems'] == [
+        'environment "Prod_EU" is not a valid environment name: name the inventory host with lower case letters, digits and dashes, '
+        'starting with a letter, at most 31 characters (for example dev, staging, prod)',
+        'No API key for the environment qa-eu. Empty or unset: support_agent_api_key, PIOPIY_QA_EU_API_KEY, PIOPIY_API_KEY. Fix: '
+        'export PIOPIY_QA_EU_API_KEY, or PIOPIY_API_KEY for every environment (the shipped inventory reads them in that order), or '
+        'set support_agent_api_key (keep it in Ansible Vault)',
+        "gone: support_agent_state must be present or absent, got 'deleted'",
+    ]
+
+
+def test_a_number_in_two_environments_and_one_agent_named_twice_in_a_workspace_are_conflicts():
+    hostvars = {'dev': present('+19499800001', '+19499800002'), 'prod': present('+1 949 980 0002'),
+                'qa': present('+19499800003', support_agent_name='prod-support-agent'),
+                'other': present('+19499800004', support_agent_api_key=KEY_B, support_agent_name='prod-support-agent')}
+    assert support_agent_fleet(['dev', 'prod', 'qa', 'other'], hostvars)['problems'] == [
+        'number +19499800002 is listed by 2 environments (dev, prod): a number routes to one agent; list it in one environment',
+        "agent name 'prod-support-agent' is used by 2 environments (prod, qa) of one workspace: they would share one agent and fight "
+        "over its numbers; give each environment its own support_agent_name",
+    ]
+
+
+def test_environments_to_remove_list_no_number_and_teardown_removes_every_one():
+    hostvars = {'old': {'support_agent_state': 'absent', 'support_agent_phone_numbers': ['+19499800001']},
+                'new': present('+19499800001')}
+    fleet = support_agent_fleet(['old', 'new'], hostvars)
+    assert fleet['problems'] == [] and fleet['removing'] == ['old']
+    assert [(environment['environment'], environment['state'], environment['phone_numbers'])
+            for environment in fleet['workspaces'][0]['environments'] + fleet['workspaces'][1]['environments']] in (
+        [('old', 'absent', []), ('new', 'present', ['+19499800001'])], [('new', 'present', ['+19499800001']), ('old', 'absent', [])])
+    torn = support_agent_fleet(['new'], hostvars, True)
+    assert torn['removing'] == ['new'] and torn['workspaces'][0]['environments'][0]['state'] == 'absent'
+
+
+def test_rotating_environments_are_listed_and_need_a_token_file():
+    hostvars = {'dev': present('+19499800001', support_agent_rotate='now', support_agent_token_file='/tmp/dev.token'),
+                'prod': present('+19499800002', support_agent_rotate='due'), 'qa': present('+19499800003')}
+    fleet = support_agent_fleet(['dev', 'prod', 'qa'], hostvars)
+    assert fleet['rotating'] == ['dev', 'prod']
+    assert fleet['problems'] == ["prod: support_agent_rotate=due needs support_agent_token_file, where the new agent's credentials are "
+                                 "stored before any number moves to it"]
+
+
+def test_claimed_numbers_names_a_number_two_hosts_list_from_their_claim_or_their_inventory():
+    hostvars = {'host1': {'support_agent__claim': {'environment': 'dev', 'phone_numbers': ['+19499800001']}},
+                'host2': {'support_agent_phone_numbers': ['+1 949 980 0001']},
+                'host3': {'support_agent_state': 'absent', 'support_agent_phone_numbers': ['+19499800001']},
+                'host4': {}}
+    assert claimed_numbers(['host1', 'host2', 'host3', 'host4'], hostvars) == [
+        'number +19499800001 is listed by 2 environments (dev, host2): a number routes to one agent; list it in one environment']
+    assert claimed_numbers(['host1', 'host3'], hostvars) == []

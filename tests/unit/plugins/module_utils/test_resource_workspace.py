@@ -12,6 +12,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.client_api import Pio
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_loop import changed_underneath, created_twice
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import FAILED, Outcome, WriteDoor, report, was_skipped
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_workspace import (
+    CreatedTokens,
     Environment,
     FleetState,
     guard_fleet,
@@ -19,6 +20,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_workspace im
     plan_converge,
     plan_fleet,
     read_fleet,
+    removal_problems,
     sorted_by_id,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import RouteBook
@@ -439,3 +441,71 @@ def test_converging_after_the_other_run_deleted_this_runs_agent_routes_the_numbe
     plan, unused = converge(workspace, [N1, N2], exclusive=True)
     assert [(operation.action, operation.key) for operation in plan.operations] == [('map', N2)]
     assert workspace.routes == {N1: 'agent_1', N2: 'agent_1'}
+
+
+# ---- environments removed, and the tokens of new agents ----
+
+def test_an_environment_removed_unmaps_its_numbers_and_then_deletes_its_agent_and_a_number_another_lists_moves_to_it():
+    workspace = Workspace([{'id': 'agent_1', 'name': 'old-support-agent'}, {'id': 'agent_2', 'name': 'new-support-agent'}],
+                          [(N1, 'agent_1'), (N2, 'agent_1')])
+    plan, outcomes = apply(workspace, fleet({'environment': 'old', 'state': 'absent'}, {'environment': 'new', 'phone_numbers': [N2]}))
+
+    assert workspace.routes == {N2: 'agent_2'} and list(workspace.agents) == ['agent_2']
+    assert [(operation.stage, operation.action, operation.key) for operation in plan.operations] == [
+        (2, 'unmap', N1), (1, 'map', N2), (3, 'delete', 'old-support-agent')]
+    assert [operation.owner for operation in plan.operations] == ['old', 'new', 'old']
+    assert workspace.writes.index(('delete', 'agent_1')) > workspace.writes.index(('map', N2, 'agent_2'))
+    assert all(outcome.applied for outcome in outcomes)
+
+
+def test_a_removal_is_refused_unless_confirmed_and_an_environment_already_gone_needs_no_confirmation():
+    workspace = Workspace([{'id': 'agent_1', 'name': 'old-support-agent'}], [(N1, 'agent_1')])
+    environments = fleet({'environment': 'old', 'state': 'absent'}, {'environment': 'gone', 'state': 'absent'})
+    plan = plan_fleet(workspace, environments, read_fleet(workspace, environments, 4))
+
+    assert removal_problems(plan, environments, []) == [
+        'environment old is to be removed (state absent): agent old-support-agent would be deleted and 1 number(s) unmapped: '
+        '+19499800001. Nothing was changed: confirm the removal by naming it in confirm_removal (playbooks/support_agent.yml: '
+        '-e confirm=old)']
+    assert removal_problems(plan, environments, ['old']) == []
+
+
+def test_an_environment_to_remove_lists_no_number():
+    unused, problems = parse_fleet([{'environment': 'old', 'state': 'absent', 'phone_numbers': [N1]}])
+    assert problems == ['environment old: state absent removes the environment and its numbers, yet it lists 1 phone number(s): '
+                        'leave phone_numbers out, or set state present']
+
+
+def test_the_token_of_a_new_agent_goes_to_its_environments_file_with_the_id_the_api_confirmed(tmp_path):
+    path = tmp_path / 'dev.env'
+    workspace = Workspace([{'id': 'agent_1', 'name': 'prod-support-agent'}])
+    environments = fleet({'environment': 'dev', 'phone_numbers': [N1], 'token_file': str(path), 'token_file_format': 'env'},
+                         {'environment': 'prod', 'phone_numbers': [N2], 'token_file': str(tmp_path / 'prod.token')})
+    tokens = CreatedTokens()
+    plan = plan_fleet(workspace, environments, read_fleet(workspace, environments, 4), True, tokens.keeper)
+    tokens.write_created(WriteDoor(2).apply(plan))
+
+    new_id, = [agent_id for agent_id, agent in workspace.agents.items() if agent['name'] == 'dev-support-agent']
+    text = path.read_text()
+    assert 'AGENT_ID=%s\n' % new_id in text and 'AGENT_TOKEN=agt_live_secret\n' in text
+    assert path.stat().st_mode & 0o777 == 0o600
+    # prod's agent existed: no token, no file.
+    assert tokens.files == {'dev': str(path)} and not (tmp_path / 'prod.token').exists() and tokens.problems == []
+
+
+def test_token_dir_keeps_the_token_of_an_environment_without_its_own_file(tmp_path):
+    workspace = Workspace()
+    environments = fleet({'environment': 'dev', 'phone_numbers': [N1]})
+    tokens = CreatedTokens(str(tmp_path))
+    plan = plan_fleet(workspace, environments, read_fleet(workspace, environments, 4), True, tokens.keeper)
+    tokens.write_created(WriteDoor(2).apply(plan))
+    assert (tmp_path / 'dev.token').read_text() == 'agt_live_secret\n' and tokens.files == {'dev': str(tmp_path / 'dev.token')}
+
+
+def test_a_token_file_that_cannot_be_written_and_bad_env_names_are_input_problems(tmp_path):
+    unused, problems = parse_fleet([{'environment': 'dev', 'phone_numbers': [N1], 'token_file': str(tmp_path / 'missing' / 'dev.env'),
+                                     'token_env_names': {'token': 'AGENT_ID'}}])
+    assert problems == [
+        'environment dev: token_env_names must name two different variables, neither of them PIOPIY_TOKEN_ISSUED_AT: got AGENT_ID and AGENT_ID',
+        'environment dev: token_file %s cannot be written (directory %s does not exist): fix the path before creating an agent'
+        % (tmp_path / 'missing' / 'dev.env', tmp_path / 'missing')]
