@@ -1,0 +1,45 @@
+# -*- coding: utf-8 -*-
+# Copyright: piopiy.voice contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""One run of the piopiy_available_number_info task: a search of the numbers for sale, which only reads."""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.piopiy.voice.plugins.module_utils.client_api import PiopiyAPIError
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import problems_message
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_phone_number import search_available
+from ansible_collections.piopiy.voice.plugins.module_utils.task_module import fail_api, piopiy_client
+
+REGION = re.compile(r'^[A-Za-z]{2}$')
+MAX_LIMIT = 1000
+
+
+def search_problems(params):
+    """Every problem of the search options, before anything is read."""
+    problems = []
+    if not REGION.match(params['region'] or ''):
+        problems.append('region %r is not a region code: use two letters, such as US, GB or IN' % params['region'])
+    if not 1 <= params['limit'] <= MAX_LIMIT:
+        problems.append('limit must be between 1 and %d, got %d' % (MAX_LIMIT, params['limit']))
+    if params['capability'] is not None and not params['capability'].strip():
+        problems.append('capability is an empty string: give one such as voice or sms, or leave capability out')
+    if params['cursor'] is not None and not params['cursor'].strip():
+        problems.append('cursor is an empty string: give the next_cursor of an earlier search, or leave cursor out')
+    return problems
+
+
+def run_available_number_info(module):
+    """The numbers for sale that match; it ends with module.exit_json or module.fail_json."""
+    params = module.params
+    problems = search_problems(params)
+    if problems:
+        module.fail_json(msg=problems_message(problems), problems=problems)
+    try:
+        found = search_available(piopiy_client(module), params['region'].upper(), params['capability'], params['limit'],
+                                 params['cursor'])
+    except PiopiyAPIError as error:
+        fail_api(module, error)
+    module.exit_json(changed=False, numbers=found.numbers, next_cursor=found.next_cursor, pages=found.pages)
