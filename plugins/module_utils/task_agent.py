@@ -215,6 +215,8 @@ class AgentTask(PiopiyTask):
         self.numbers, self.number_problems = (None, [])
         if self.params['phone_numbers'] is not None:
             self.numbers, self.number_problems = parse_phone_numbers('phone_numbers', self.params['phone_numbers'])
+        self.bought, bought_problems = parse_phone_numbers('bought_numbers', self.params['bought_numbers'])
+        self.number_problems = self.number_problems + bought_problems
         self.keeper = CredentialKeeper(module)
         self.agent_id = None  # plan() sets it: the agent's id, or a Pending for the agent the plan creates
         self.guards, self.guard_problems = guard_rails(self.params)
@@ -302,6 +304,8 @@ class AgentTask(PiopiyTask):
                 state['book'] = RouteBook(client.list_routes(agent_id=current['id']))
         elif self.numbers is not None:
             state['book'] = RouteBook.read(client)
+            if self.module.check_mode:  # an earlier task of the play would have bought them
+                state['book'].purchased.update(self.bought)
         return state
 
     def plan(self, client, state):
@@ -501,6 +505,7 @@ def agent_argument_spec():
         drain_seconds=dict(type='int', default=0),
         phone_numbers=dict(type='list', elements='str'),
         purge_phone_numbers=dict(type='bool', default=True),
+        bought_numbers=dict(type='list', elements='str', default=[]),
         parallel_requests=PARALLEL_REQUESTS_SPEC,
         lock_timeout=dict(type='int', default=DEFAULT_LOCK_TIMEOUT),
         **GUARD_RAILS_SPEC

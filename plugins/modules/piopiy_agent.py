@@ -151,6 +151,16 @@ options:
       - V(false) only adds routes, like M(piopiy.voice.piopiy_number_route) does without O(piopiy.voice.piopiy_number_route#module:exclusive).
     type: bool
     default: true
+  bought_numbers:
+    description:
+      - Numbers that an earlier task of the play buys, such as the RV(piopiy.voice.piopiy_phone_number#module:bought)
+        of M(piopiy.voice.piopiy_phone_number).
+      - In check mode nothing is bought, so these count as purchased and the routes to them are planned; in a real
+        run they are read like any other number, and one the earlier task did not buy fails as not purchased.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
   parallel_requests:
     description:
       - With O(phone_numbers), how many route writes are sent at once, from 1 to 64. V(1) sends them strictly one after another.
