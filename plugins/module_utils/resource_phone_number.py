@@ -154,7 +154,7 @@ def money_guard_problems(buys, releases, routed, guards):
     route to an agent now.
     """
     problems = []
-    if len(buys) > guards.max_purchases:
+    if 0 <= guards.max_purchases < len(buys):  # a negative budget is the task's own input problem
         problems.append('the task would buy %d number(s), more than %s=%d: %s. Nothing was bought: buying spends money, so '
                         'set %s to %d (or more) to allow these purchases, or remove the numbers from the task'
                         % (len(buys), guards.budget_option, guards.max_purchases, named(buys), guards.budget_option, len(buys)))
