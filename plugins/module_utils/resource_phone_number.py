@@ -167,12 +167,11 @@ def money_guard_problems(buys, releases, routed, guards):
     if protected and not guards.allow_protected:
         problems.append('the task would release protected number(s): %s. Nothing was released: a protected number is released '
                         'only by a task that sets allow_protected_changes=true' % named(protected))
-    still_routed = [number for number in releases if number in routed]
+    still_routed = ['%s (%s)' % (number, routed[number]) for number in releases if number in routed]
     if still_routed and not guards.unroute_first:
         problems.append('%d number(s) to release still route to an agent: %s. Nothing was released: re-route or unroute them '
                         'first (piopiy.voice.piopiy_number_route state=absent), or set unroute_first=true to remove their '
-                        'routes before the release' % (len(still_routed), named(['%s (%s)' % (number, routed[number])
-                                                                                    for number in still_routed])))
+                        'routes before the release' % (len(still_routed), named(still_routed)))
     return problems
 
 

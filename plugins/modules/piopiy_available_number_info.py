@@ -37,7 +37,7 @@ options:
     default: 20
   cursor:
     description:
-      - Continue an earlier search: its RV(next_cursor).
+      - The RV(next_cursor) of an earlier search, to continue it.
     type: str
 seealso:
   - module: piopiy.voice.piopiy_phone_number

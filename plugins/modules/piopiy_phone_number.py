@@ -13,7 +13,7 @@ description:
   - Makes a list of phone numbers purchased in the workspace (V(present)), buying those it has not purchased, or
     released (V(absent)), giving back those it has. A number already purchased (or already released) is no change.
   - Buying spends money and a released number may be bought by another customer and lost for good, so both are
-    guarded before the first write, in check mode too. Buying needs a budget, O(max_purchases) (default V(0): no
+    guarded before the first write, in check mode too. Buying needs a budget, O(max_purchases) (default V(0), no
     buys). Releasing needs each number named in O(confirm_release), refuses a number that routes to an agent unless
     O(unroute_first) is set, and refuses the O(protected_numbers) unless O(allow_protected_changes) is set.
     A task over a guard fails naming every number concerned and the setting to change, and changes nothing.
@@ -24,10 +24,10 @@ description:
     purchased numbers to tell whether it went through, and buys again only when it certainly did not.
   - Buying (C(POST /buy-phone-number)) and the purchased list are published by Piopiy. The release call is not in
     Piopiy's published text; the collection assumes C(POST /release-phone-number) with C({"number"}). An API without
-    it answers 404, 405 or 501: the task then fails saying so, releases nothing, and searching, buying and listing
+    it answers 404, 405 or 501, and the task then fails saying so, releases nothing, and searching, buying and listing
     numbers still work.
   - Choose numbers with M(piopiy.voice.piopiy_available_number_info), then pin them in the inventory (the two-step
-    flow of C(playbooks/buy_numbers.yml)): the task buys exactly the listed numbers, never "any N numbers".
+    flow of C(playbooks/buy_numbers.yml)). The task buys exactly the listed numbers, never "any N numbers".
 author:
   - piopiy.voice maintainers (@piopiy-voice)
 options:

@@ -145,8 +145,9 @@ def test_applied_buys_and_releases_are_recorded_with_the_number_and_its_id():
     client = FakeClient()
     book = read(client, [NEW, OWNED])
     records, unused_failures, changed = report(WriteDoor().apply(plan_buy(client, book, [NEW])))
-    assert changed and records == [{'op': 'buy', 'resource': 'phone_number', 'phone_number': NEW, 'id': 'num_0000',
-                                     'before': None, 'after': {'phone_number': NEW, 'id': 'num_0000', 'status': 'purchased'}}]
+    assert changed
+    assert records == [{'op': 'buy', 'resource': 'phone_number', 'phone_number': NEW, 'id': 'num_0000',
+                        'before': None, 'after': {'phone_number': NEW, 'id': 'num_0000', 'status': 'purchased'}}]
     records, unused_failures, changed = report(WriteDoor().apply(plan_release(client, book, [OWNED], unroute_first=False)))
     assert records[0]['op'] == 'release' and records[0]['id'] == 'num_0001' and records[0]['after'] is None
 
