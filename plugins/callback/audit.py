@@ -31,9 +31,10 @@ description:
   - "The fields of a line, in this order: C(time) (UTC, ISO 8601, such as C(2025-01-31T09:15:02.123Z)),
     C(run_id) (a random id shared by every line of one C(ansible-playbook) run), C(playbook) (its absolute path), C(play), C(host),
     C(task) (the task name), C(module) (the fully qualified module name), C(operation) (C(create), C(update),
-    C(delete), C(map), C(unmap) or C(none)), C(resource) (C(agent), C(route), or null with C(operation=none)),
+    C(delete), C(map), C(unmap), C(buy), C(release) or C(none)), C(resource) (C(agent), C(route), C(phone_number),
+    or null with C(operation=none)),
     C(agent_id) (for a route, the agent it points to after a map or before an unmap), C(agent_name) (agents only),
-    C(phone_number) (routes only), C(before) and C(after) (the resource before and after the operation, null when it
+    C(phone_number) (routes and phone numbers), C(before) and C(after) (the resource before and after the operation, null when it
     did not or does not exist), C(check_mode) (the task's effective check mode, from C(--check) or its C(check_mode)
     keyword; true only with O(record_check_mode)), C(changed), C(failed),
     C(message) (the failure message, the no_log notice for a hidden result, else null), C(user) (the operating-system

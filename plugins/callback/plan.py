@@ -17,6 +17,10 @@ description:
     C(plan.json), the same rows for programs (with C(schema_version)), both grouped by environment and sorted,
     with no time stamp, so that an unchanged workspace gives identical files. A real run writes the same report
     of what it did. Only agent names, ids, languages and phone numbers are written, never an API key or agent token.
+  - Buys and releases of phone numbers (C(op=buy) and C(op=release) of M(piopiy.voice.piopiy_phone_number)) are rows
+    too, with C(resource=phone_number). As they spend money or may lose a number for good, C(plan.md) marks their
+    action in bold (B(BUY) (spends money), B(RELEASE) (the number may be lost)) and names every one of them in a
+    C(Money) line above the table.
   - "The drift gate: in a run with C(--check), when at least one C(piopiy.voice) task would change something and
     C(ansible-playbook) would otherwise exit 0, it exits with status B(16) instead. A failed task or an unreachable
     host keeps C(ansible-playbook)'s own status (2 or 4), so a broken run is never mistaken for drift or for a clean
@@ -101,8 +105,11 @@ DRIFT_EXIT_STATUS = 16
 NO_ROUTE = '(no route)'
 ABSENT = '(absent)'
 NEW_AGENT = '(new agent)'
-RESOURCE_ORDER = {'agent': 0, 'route': 1}
-ACTION_ORDER = {'create': 0, 'update': 1, 'map': 2, 'unmap': 3, 'delete': 4}
+RESOURCE_ORDER = {'agent': 0, 'route': 1, 'phone_number': 2}
+ACTION_ORDER = {'create': 0, 'update': 1, 'map': 2, 'unmap': 3, 'delete': 4, 'buy': 5, 'release': 6}
+# Buys spend money and releases may lose a number for good: their action cell in plan.md says so, in bold.
+MONEY_ACTIONS = {'buy': '**BUY** (spends money)', 'release': '**RELEASE** (the number may be lost)'}
+NOT_PURCHASED = '(not purchased)'
 
 
 # ---- rows: pure functions of task results ----
@@ -177,6 +184,43 @@ def agent_row(operation):
     }
 
 
+def number_row(operation, names):
+    """A buy or release of a phone number; the agent is the one a released number routed to, if any."""
+    before, after = operation.get('before'), operation.get('after')
+    agent_id = before.get('agent_id') if isinstance(before, dict) else None
+
+    def status(state):
+        return {'id': state.get('id'), 'status': state.get('status')} if isinstance(state, dict) else None
+    return {
+        'resource': 'phone_number', 'action': operation.get('op'), 'agent': names.name(agent_id) if agent_id else None,
+        'agent_id': agent_id, 'phone_number': operation.get('phone_number'), 'before': status(before), 'after': status(after),
+        'before_text': 'purchased' if before else NOT_PURCHASED, 'after_text': 'purchased' if after else NOT_PURCHASED,
+    }
+
+
+def row_for(operation, names):
+    if operation.get('resource') == 'agent':
+        return agent_row(operation)
+    if operation.get('resource') == 'phone_number':
+        return number_row(operation, names)
+    return route_row(operation, names)
+
+
+def money_line(data):
+    """The plan.md line that no reviewer can miss when numbers are bought or released, else None."""
+    moves = {'buy': [], 'release': []}
+    for environment in data['environments']:
+        for change in environment['changes']:
+            if change['resource'] == 'phone_number' and change['action'] in moves:
+                moves[change['action']].append('%s (%s)' % (change['phone_number'], environment['environment']))
+    if not moves['buy'] and not moves['release']:
+        return None
+    verbs = {'buy': 'would buy', 'release': 'would release'} if data['mode'] == 'check' else {'buy': 'bought', 'release': 'released'}
+    parts = ['%s %d number(s): %s' % (verbs[action], len(moves[action]), ', '.join(moves[action]))
+             for action in ('buy', 'release') if moves[action]]
+    return '**Money**: this run %s.' % '; '.join(parts)
+
+
 def rows_from_result(result, known_names=None):
     """One plan row per item of a piopiy.voice result's `operations`."""
     known = dict(known_names or {})
@@ -188,7 +232,7 @@ def rows_from_result(result, known_names=None):
     for operation in result.get('operations') or []:
         if not isinstance(operation, dict):
             continue
-        rows.append(agent_row(operation) if operation.get('resource') == 'agent' else route_row(operation, names))
+        rows.append(row_for(operation, names))
     return rows
 
 
@@ -289,6 +333,9 @@ def render_markdown(data, rows_text):
         lines.append('%d change(s) in %d environment(s): %s.' % (data['change_count'], len(changed), ', '.join(changed)))
     else:
         lines.append('No changes: every environment matches.')
+    money = money_line(data)
+    if money:
+        lines.extend(['', money])
     if incomplete:
         lines.append('')
         lines.append('**Incomplete**: the run failed for %s; their rows may be missing.' % ', '.join(
@@ -310,7 +357,8 @@ def rows_as_text(plan, secrets=()):
     texts = {}
     for host, rows in plan.rows.items():
         texts[host] = [tuple(redact(str(cell) if cell is not None else '', secrets)
-                             for cell in (row['agent'], row['phone_number'], row['before_text'], row['after_text'], row['action']))
+                             for cell in (row['agent'], row['phone_number'], row['before_text'], row['after_text'],
+                                          MONEY_ACTIONS.get(row['action'], row['action'])))
                        for row in rows]
     return texts
 

@@ -2,9 +2,14 @@
 # Copyright: piopiy.voice contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The unmanaged_objects filter: the agents and routes that no environment of an inventory manages."""
+"""The unmanaged_objects filter: the agents, routes and purchased numbers that no environment of an inventory manages."""
 
 from __future__ import annotations
+
+import re
+
+# What people write between the digits of a number in an inventory, as the modules accept it.
+NUMBER_SEPARATORS = re.compile(r'[\s().-]')
 
 
 def unmanaged_objects(views):
@@ -13,8 +18,11 @@ def unmanaged_objects(views):
     views: one item per environment, {'environment', 'agent_name' (the agent it manages), 'agents', 'routes'},
     where agents and routes are what piopiy_agent_info and piopiy_number_route_info returned with that
     environment's connection. Environments sharing a workspace see the same objects; ids tell them apart,
-    so no key is ever compared. Returns {'agents': [...], 'routes': [...], 'lines': [...]}, sorted, without
-    duplicates; lines say the same for a person.
+    so no key is ever compared. Returns {'agents': [...], 'routes': [...], 'lines': [...], 'numbers': [...]},
+    sorted, without duplicates; lines say the same for a person.
+    A view may also hold 'purchased' (piopiy_number_route_info's phone_numbers) and 'listed' (the numbers the
+    environment lists): numbers then holds the purchased numbers that no environment lists, money spent on
+    numbers nobody uses, each with the agent it routes to (None without a route).
     """
     managed_ids = set()
     for view in views:
@@ -33,7 +41,18 @@ def unmanaged_objects(views):
     routes = [routes[number] for number in sorted(routes)]
     lines = ['agent %s (%s)' % (agent['name'], agent['id']) for agent in agents]
     lines.extend('route %s -> %s (%s)' % (route['phone_number'], route['agent_name'], route['agent_id']) for route in routes)
-    return {'agents': agents, 'routes': routes, 'lines': lines}
+    return {'agents': agents, 'routes': routes, 'lines': lines, 'numbers': unused_numbers(views)}
+
+
+def unused_numbers(views):
+    """The purchased numbers of the views that no view lists, sorted, each once: {'phone_number', 'agent_id'}."""
+    listed = set(NUMBER_SEPARATORS.sub('', str(number)) for view in views for number in view.get('listed') or [])
+    unused = {}
+    for view in views:
+        for number in view.get('purchased') or []:
+            if number.get('phone_number') and number['phone_number'] not in listed:
+                unused[number['phone_number']] = {'phone_number': number['phone_number'], 'agent_id': number.get('agent_id')}
+    return [unused[number] for number in sorted(unused)]
 
 
 class FilterModule:

@@ -23,6 +23,7 @@ import re
 import threading
 import time
 import traceback
+from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 try:
@@ -47,7 +48,14 @@ ROUTE_TYPE = 'ai_agent'
 AGENTS = '/ai-agents'
 ROUTES = '/phone-number-routing'
 PURCHASED_NUMBERS = '/purchased-phone-numbers'
-COLLECTIONS = (AGENTS, ROUTES, PURCHASED_NUMBERS)
+AVAILABLE_NUMBERS = '/list-available-numbers'
+BUY_NUMBER = '/buy-phone-number'
+# [ext] Piopiy's "Numbers" page says numbers can be released, but its release call is not in the text we have: this
+# shape (POST with {"number"}) is the assumption, kept here alone. An API without it answers 404, 405 or 501.
+RELEASE_NUMBER = '/release-phone-number'
+COLLECTIONS = (AGENTS, ROUTES, PURCHASED_NUMBERS, AVAILABLE_NUMBERS)
+# What a call the API lacks answers, for a number that the purchased list has just returned.
+MISSING_CALL_STATUSES = frozenset((404, 405, 501))
 
 PAGE_LIMIT = 100
 MAX_ATTEMPTS = 5
@@ -172,6 +180,10 @@ class AmbiguousWriteError(PiopiyAPIError):
         super().__init__(*args, **kwargs)
 
 
+class MissingCallError(PiopiyAPIError):
+    """The API has no such call (it answered 404, 405 or 501 for a call on an object that exists): no retry helps."""
+
+
 class ConfigurationError(PiopiyAPIError):
     """A request that no retry can fix, because of a connection option: a URL that is not one, a host with no address."""
 
@@ -263,6 +275,53 @@ class PiopiyClient:
     def list_purchased_numbers(self, until=None):
         return self.walk(PURCHASED_NUMBERS, until=until)
 
+    # ---- buying and releasing numbers ----
+
+    def available_numbers_page(self, region, cursor=None, limit=PAGE_LIMIT):
+        """One page of the numbers for sale in a region ([doc] call): a ListPage, whose next_cursor is None on the last page."""
+        params = {'region': region, 'limit': min(max(int(limit), 1), PAGE_LIMIT)}
+        if cursor:
+            params['cursor'] = cursor
+        return self._page(AVAILABLE_NUMBERS, params)
+
+    def buy_number(self, number, settle=None):
+        """Buy a number: a create, never resent blindly. A lost answer is settled by `settle` (a read of the purchased list).
+
+        A 404 or 409 means the number is not for sale (any more). After an earlier attempt whose answer was lost, it may be
+        that attempt that bought it: settle tells.
+        """
+        try:
+            return self.request('POST', BUY_NUMBER, body={'number': number}, settle=settle, expect=('number',))
+        except PiopiyAPIError as error:
+            if error.status not in (404, 409) or isinstance(error, AmbiguousWriteError):
+                raise
+            if error.attempts > 1 and settle is not None:
+                settled = self._read_back(error, settle)
+                if settled.applied:
+                    return settled.resource
+            raise PiopiyAPIError(error.method, error.path, status=error.status, code=error.code, message=error.message,
+                                 request_id=error.request_id, attempts=error.attempts,
+                                 hint='%s is not for sale (any more): search again and pin another number' % number) from None
+
+    def release_number(self, number, settle=None):
+        """Release a purchased number ([ext] call, RELEASE_NUMBER). MissingCallError when the API has no release call."""
+        try:
+            return self.request('POST', RELEASE_NUMBER, body={'number': number}, settle=settle)
+        except AmbiguousWriteError:
+            raise
+        except PiopiyAPIError as error:
+            if error.status == 404 and settle is not None and self._read_back(error, settle).applied:
+                return {}  # no longer purchased: an earlier attempt whose answer was lost, or another run, released it
+            if error.status in MISSING_CALL_STATUSES:
+                raise MissingCallError(
+                    error.method, error.path, status=error.status, code=error.code, request_id=error.request_id,
+                    attempts=error.attempts,
+                    message='this API has no call to release a number (POST %s is not published by Piopiy; it is the '
+                            'collection\'s assumption)' % RELEASE_NUMBER,
+                    hint='nothing was released: searching, buying and listing numbers still work; release %s in the Piopiy '
+                         'dashboard' % number) from None
+            raise
+
     # ---- transport ----
 
     def walk(self, path, params=None, until=None):
@@ -274,18 +333,23 @@ class PiopiyClient:
         params = dict(params or {}, limit=PAGE_LIMIT)
         items, seen = [], set()
         while True:
-            page = self.request('GET', path, params=params)
-            data = page.get('data')
-            if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-                raise PiopiyAPIError('GET', path, message='the answer has no "data" list of objects, so it is not a page of this list')
-            items.extend(data)
-            cursor = page.get('next_cursor')
+            page = self._page(path, params)
+            items.extend(page.items)
+            cursor = page.next_cursor
             if not cursor or (until is not None and until(items)):
                 return items
             if cursor in seen:
                 raise PiopiyAPIError('GET', path, message='the API returned page cursor %r twice; stopped to avoid looping forever' % cursor)
             seen.add(cursor)
             params['cursor'] = cursor
+
+    def _page(self, path, params):
+        """One page of a list, checked: its items and the cursor of the next page (None on the last)."""
+        page = self.request('GET', path, params=params)
+        data = page.get('data')
+        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+            raise PiopiyAPIError('GET', path, message='the answer has no "data" list of objects, so it is not a page of this list')
+        return ListPage(data, page.get('next_cursor') or None)
 
     def request(self, method, path, params=None, body=None, settle=None, expect=()):
         """Send one call within one budget of attempts; returns the answer, a JSON object ({} for a write answered without a body).
@@ -463,6 +527,14 @@ class PiopiyClient:
             message=self.redact(message) if message else None,
             request_id=response.headers.get('X-Request-Id'), attempts=attempt, hint=hint,
         )
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """One page of a list: its items (objects), and the cursor that asks for the next page, None on the last."""
+
+    items: list
+    next_cursor: object = None
 
 
 class _Retry(Exception):

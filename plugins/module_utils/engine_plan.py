@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.piopiy.voice.plugins.module_utils.client_api import PiopiyAPIError, AmbiguousWriteError
 
 # The fields that name the resource of an operation in its record, by resource kind.
-IDENTITY_FIELDS = {'agent': ('id', 'name'), 'route': ('phone_number', 'agent_id')}
+IDENTITY_FIELDS = {'agent': ('id', 'name'), 'route': ('phone_number', 'agent_id'), 'phone_number': ('phone_number', 'id')}
 
 
 class Pending:
@@ -72,7 +72,7 @@ def unresolved(value):
 class Operation:
     """One write of a plan.
 
-    action: create, update, delete, map or unmap; resource: agent or route; key: what names the
+    action: create, update, delete, map, unmap, buy or release; resource: agent, route or phone_number; key: what names the
     resource to a person (an agent's name, a phone number). before and after: the whole resource,
     None where it does not exist. send(after) makes the write with the resolved `after` and returns
     the resource the API confirmed (None after a removal). produces: {field: Pending} that the

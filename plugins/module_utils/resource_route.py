@@ -22,6 +22,8 @@ E164 = re.compile(r'^\+[1-9]\d{7,14}$')
 HUMAN_NUMBER_SEPARATORS = re.compile(r'[\s().-]')
 ROUTE_FIELDS = ('phone_number', 'route_type', 'agent_id', 'status')
 E164_HELP = 'Use E.164, a + and 8 to 15 digits not starting with 0, such as +19499800001'
+BUY_HINT = ('buy them (piopiy.voice.piopiy_phone_number with max_purchases; in the support_agent role, '
+            'support_agent_buy_missing_numbers: true with support_agent_max_purchases), or remove them from the task')
 
 
 def normalize_route(raw):
@@ -137,8 +139,8 @@ class RouteBook:
         missing = [number for number in numbers if number not in self.purchased]
         if not missing:
             return Plan()
-        return Plan(problems=['%d number(s) are not purchased in this workspace: %s. Nothing was changed: buy them, or remove them from the task'
-                              % (len(missing), ', '.join(missing))], facts={'numbers': missing})
+        return Plan(problems=['%d number(s) are not purchased in this workspace: %s. Nothing was changed: %s'
+                              % (len(missing), ', '.join(missing), BUY_HINT)], facts={'numbers': missing})
 
     def after(self, outcomes):
         """The routes by number once the applied outcomes are in; a skipped write leaves the route it read fresh."""

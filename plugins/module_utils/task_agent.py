@@ -189,6 +189,8 @@ class AgentTask(PiopiyTask):
         self.numbers, self.number_problems = (None, [])
         if self.params['phone_numbers'] is not None:
             self.numbers, self.number_problems = parse_phone_numbers('phone_numbers', self.params['phone_numbers'])
+        self.bought, bought_problems = parse_phone_numbers('bought_numbers', self.params['bought_numbers'])
+        self.number_problems = self.number_problems + bought_problems
         self.keeper = CredentialKeeper(module)
         self.agent_id = None  # plan() sets it: the agent's id, or a Pending for the agent the plan creates
         self.guards, self.guard_problems = guard_rails(self.params)
@@ -236,6 +238,8 @@ class AgentTask(PiopiyTask):
                 state.book = RouteBook(client.list_routes(agent_id=current['id']))
         elif self.numbers is not None:
             state.book = RouteBook.read(client)
+            if self.module.check_mode:  # an earlier task of the play would have bought them
+                state.book.purchased.update(self.bought)
         return state
 
     def another_round(self, client, outcomes):

@@ -121,6 +121,16 @@ options:
     type: bool
     default: true
     aliases: [purge_phone_numbers]
+  bought_numbers:
+    description:
+      - Numbers that an earlier task of the play buys, such as the RV(piopiy.voice.piopiy_phone_number#module:bought)
+        of M(piopiy.voice.piopiy_phone_number).
+      - In check mode nothing is bought, so these count as purchased and the routes to them are planned; in a real
+        run they are read like any other number, and one the earlier task did not buy fails as not purchased.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
   parallel_requests:
     description:
       - With O(phone_numbers), how many route writes are sent at once, from 1 to 64. V(1) sends them strictly one after another.
@@ -337,6 +347,7 @@ ARGUMENT_SPEC = dict(
     token_env_names=dict(type='dict', no_log=False),  # variable names, not secrets
     return_token=dict(type='bool', default=False),
     phone_numbers=dict(type='list', elements='str'),
+    bought_numbers=dict(type='list', elements='str', default=[]),
     exclusive=dict(type='bool', default=True, aliases=['purge_phone_numbers'],
                    deprecated_aliases=[dict(name='purge_phone_numbers', version='1.0.0', collection_name='piopiy.voice')]),
     parallel_requests=PARALLEL_REQUESTS_SPEC,

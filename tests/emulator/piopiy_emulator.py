@@ -31,6 +31,7 @@ import sqlite3
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote
 
@@ -57,6 +58,7 @@ ODD_HTML = b'<!DOCTYPE html><html><head><title>Down for maintenance</title></hea
 WRITE_METHODS = frozenset(('POST', 'PUT', 'PATCH', 'DELETE'))
 
 E164_RE = re.compile(r'\+[1-9][0-9]{7,14}')
+REGION_RE = re.compile(r'[A-Za-z]{2}')
 LANGUAGE_RE = re.compile(r'[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*')
 LIMIT_RE = re.compile(r'[0-9]{1,4}')
 LENGTH_RE = re.compile(r'[0-9]{1,18}')
@@ -149,8 +151,16 @@ class SeedError(ValueError):
     """The seed file does not describe a usable set of workspaces."""
 
 
+@dataclass(frozen=True)
+class Seed:
+    """A normalized seed: the workspaces (keys, purchased numbers) and the numbers for sale to any of them."""
+
+    workspaces: list
+    available: list  # {'number', 'region', 'capabilities'}, in seed order
+
+
 def load_seed(path):
-    """Read a YAML or JSON seed file into a list of normalized workspaces."""
+    """Read a YAML or JSON seed file into a Seed."""
     with open(path, 'rb') as handle:
         text = handle.read().decode('utf-8')
     if path.endswith(('.yml', '.yaml')):
@@ -175,7 +185,43 @@ def normalize_seed(data):
         raise SeedError('workspace ids must be unique')
     if len(set(keys)) != len(keys):
         raise SeedError('an API key may belong to one workspace only')
-    return workspaces
+    return Seed(workspaces, normalize_available(data))
+
+
+def normalize_available(data):
+    """The numbers for sale: available_numbers items and available_number_ranges, each with a region and capabilities."""
+    available = []
+    for index, item in enumerate(data.get('available_numbers') or []):
+        where = 'available_numbers[%d]' % index
+        number = item.get('number') if isinstance(item, dict) else None
+        if not isinstance(number, str) or not E164_RE.fullmatch(number):
+            raise SeedError('%s needs an E.164 string "number" (quote numbers in YAML)' % where)
+        available.append(dict(number=number, **number_offer(item, where)))
+    for index, item in enumerate(data.get('available_number_ranges') or []):
+        where = 'available_number_ranges[%d]' % index
+        offer = number_offer(item, where)
+        available.extend(dict(number=number, **offer) for number in expand_number_range(item, where))
+    unique = dict((item['number'], item) for item in reversed(available))
+    return [unique[number] for number in dict.fromkeys(item['number'] for item in available)]
+
+
+def number_offer(item, where):
+    """The region (upper case) and capabilities of a number for sale."""
+    region = item.get('region') if isinstance(item, dict) else None
+    capabilities = item.get('capabilities', ['voice']) if isinstance(item, dict) else None
+    if not isinstance(region, str) or not REGION_RE.fullmatch(region):
+        raise SeedError('%s needs a "region" of two letters, such as US' % where)
+    if not isinstance(capabilities, list) or not capabilities or not all(isinstance(value, str) for value in capabilities):
+        raise SeedError('%s: "capabilities" must be a non-empty list of strings, such as [voice, sms]' % where)
+    return {'region': region.upper(), 'capabilities': capabilities}
+
+
+def region_of(number):
+    """The region a released number that was never for sale goes back to, from its country code."""
+    for prefix, region in (('+1', 'US'), ('+44', 'GB'), ('+91', 'IN')):
+        if number.startswith(prefix):
+            return region
+    return 'ZZ'
 
 
 def normalize_workspace(item, index):
@@ -254,6 +300,13 @@ CREATE TABLE IF NOT EXISTS routes (
     agent_id TEXT NOT NULL,
     UNIQUE (workspace_id, phone_number)
 );
+CREATE TABLE IF NOT EXISTS inventory (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    number TEXT NOT NULL UNIQUE,
+    region TEXT NOT NULL,
+    capabilities TEXT NOT NULL,
+    owner TEXT
+);
 CREATE TABLE IF NOT EXISTS issued_tokens (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     token TEXT NOT NULL
@@ -274,6 +327,11 @@ def route_view(row):
 
 def number_view(row):
     return {'id': row['id'], 'number': row['number'], 'status': 'active'}
+
+
+def available_view(row):
+    return {'id': number_id(row['number']), 'number': row['number'], 'region': row['region'],
+            'capabilities': json.loads(row['capabilities'])}
 
 
 class Store:
@@ -307,20 +365,28 @@ class Store:
 
     # seed and reset
 
-    def load_seed(self, workspaces, wipe_world):
-        """Replace workspaces, keys and numbers with the seed; optionally drop agents and routes."""
+    def load_seed(self, seed, wipe_world):
+        """Replace workspaces, keys and numbers with the seed; optionally drop agents, routes and what was bought or released.
+
+        Numbers bought through the API are kept otherwise (the inventory remembers their owner), as agents and routes are.
+        """
         with self._transaction() as db:
             if wipe_world:
-                for table in ('routes', 'agents', 'issued_tokens'):
+                for table in ('routes', 'agents', 'issued_tokens', 'inventory'):
                     db.execute('DELETE FROM %s' % table)
             for table in ('api_keys', 'numbers', 'workspaces'):
                 db.execute('DELETE FROM %s' % table)
-            for workspace in workspaces:
+            db.executemany('INSERT OR IGNORE INTO inventory (number, region, capabilities) VALUES (?, ?, ?)',
+                           [(item['number'], item['region'], json.dumps(item['capabilities'])) for item in seed.available])
+            for workspace in seed.workspaces:
                 db.execute('INSERT INTO workspaces (id, name) VALUES (?, ?)', (workspace['id'], workspace['name']))
                 db.executemany('INSERT INTO api_keys (key, workspace_id, read_only) VALUES (?, ?, ?)',
                                [(key, workspace['id'], int(read_only)) for key, read_only in workspace['api_keys']])
                 db.executemany('INSERT INTO numbers (workspace_id, id, number) VALUES (?, ?, ?)',
                                [(workspace['id'], number_id(number), number) for number in workspace['numbers']])
+            bought = db.execute('SELECT owner, number FROM inventory WHERE owner IS NOT NULL ORDER BY seq').fetchall()
+            db.executemany('INSERT OR IGNORE INTO numbers (workspace_id, id, number) VALUES (?, ?, ?)',
+                           [(row['owner'], number_id(row['number']), row['number']) for row in bought])
 
     def key_owner(self, key):
         """(workspace_id, read_only) for an API key, or None."""
@@ -347,6 +413,37 @@ class Store:
 
     def number_page(self, workspace, after, size):
         return self._page('SELECT * FROM numbers WHERE workspace_id = ?', (workspace,), after, size)
+
+    def available_page(self, region, after, size):
+        """The numbers for sale in a region: in the inventory, owned by nobody, purchased by no workspace."""
+        return self._page('SELECT * FROM inventory WHERE region = ? AND owner IS NULL AND number NOT IN (SELECT number FROM numbers)',
+                          (region,), after, size)
+
+    # buying and releasing numbers
+
+    def buy_number(self, workspace, number):
+        with self._transaction() as db:
+            offer = db.execute('SELECT * FROM inventory WHERE number = ?', (number,)).fetchone()
+            taken = db.execute('SELECT 1 FROM numbers WHERE number = ?', (number,)).fetchone()
+            if taken is not None or (offer is not None and offer['owner'] is not None):
+                raise ApiError(409, 'phone number %s is no longer available' % number)
+            if offer is None:
+                raise ApiError(404, 'phone number %s is not for sale' % number)
+            db.execute('UPDATE inventory SET owner = ? WHERE number = ?', (workspace, number))
+            db.execute('INSERT INTO numbers (workspace_id, id, number) VALUES (?, ?, ?)', (workspace, number_id(number), number))
+        return {'id': number_id(number), 'number': number, 'status': 'active'}
+
+    def release_number(self, workspace, number):
+        """Give a purchased number back: its route goes with it, and it is for sale again."""
+        with self._transaction() as db:
+            deleted = db.execute('DELETE FROM numbers WHERE workspace_id = ? AND number = ?', (workspace, number)).rowcount
+            if not deleted:
+                raise ApiError(404, 'phone number %s is not purchased by this workspace' % number)
+            db.execute('DELETE FROM routes WHERE workspace_id = ? AND phone_number = ?', (workspace, number))
+            if not db.execute('UPDATE inventory SET owner = NULL WHERE number = ?', (number,)).rowcount:
+                db.execute('INSERT INTO inventory (number, region, capabilities) VALUES (?, ?, ?)',
+                           (number, region_of(number), json.dumps(['voice'])))
+        return {'id': number_id(number), 'number': number, 'status': 'released'}
 
     # agents
 
@@ -445,10 +542,12 @@ class Store:
         agents = self._db.execute('SELECT * FROM agents WHERE workspace_id = ? ORDER BY seq', params).fetchall()
         routes = self._db.execute('SELECT * FROM routes WHERE workspace_id = ? ORDER BY seq', params).fetchall()
         count = self._db.execute('SELECT COUNT(*) FROM numbers WHERE workspace_id = ?', params).fetchone()[0]
+        bought = self._db.execute('SELECT number FROM inventory WHERE owner = ? ORDER BY seq', params).fetchall()
         return {
             'id': workspace['id'],
             'name': workspace['name'],
             'purchased_numbers': count,
+            'bought_numbers': [row['number'] for row in bought],
             'agents': [agent_view(row) for row in agents],
             'routes': [route_view(row) for row in routes],
         }
@@ -501,6 +600,8 @@ FAULT_RULES = {
     # same name and language, whose id sorts below (twin_id: lower) or above (higher) the id of the agent created.
     'twin_next_creates': (0, _valid_count, 'an integer >= 0'),
     'twin_id': ('lower', lambda value: value in ('lower', 'higher'), 'lower or higher'),
+    # The [ext] release call missing, as on an API that only has the published calls: it answers this status.
+    'release_call_status': (None, lambda value: value is None or value in (404, 405, 501), 'null or one of 404, 405, 501'),
     'only': (None, lambda value: value is None or (isinstance(value, str) and re.match(r'^[A-Z]+ /\S*$', value) is not None),
              'null or a method and a path prefix, such as "POST /v1/phone-number-routing"'),
 }
@@ -723,6 +824,14 @@ def validate_route_fields(body):
     return body
 
 
+def validate_number_field(body):
+    """The number of a buy or release body, {"number": "+1..."}."""
+    check_fields(body, ('number',), ('number',))
+    if not isinstance(body['number'], str) or not E164_RE.fullmatch(body['number']):
+        raise ApiError(422, 'number must be an E.164 number such as +19499800001')
+    return body['number']
+
+
 # ------------------------------------------------------------------- cursors
 
 def encode_cursor(kind, seq):
@@ -770,6 +879,9 @@ class PiopiyApi:
         ('phone-number-routing', False): {'GET': 'list_routes', 'POST': 'upsert_route'},
         ('phone-number-routing', True): {'GET': 'get_route', 'DELETE': 'delete_route'},
         ('purchased-phone-numbers', False): {'GET': 'list_numbers'},
+        ('list-available-numbers', False): {'GET': 'list_available'},
+        ('buy-phone-number', False): {'POST': 'buy_number'},
+        ('release-phone-number', False): {'POST': 'release_number'},
     }
 
     def __init__(self, store, faults):
@@ -801,6 +913,9 @@ class PiopiyApi:
             if methods:
                 if request.method not in methods:
                     raise ApiError(405, 'method %s is not allowed here' % request.method, {'Allow': ', '.join(sorted(methods))})
+                missing = self.faults.snapshot()['release_call_status'] if parts[0] == 'release-phone-number' else None
+                if missing:
+                    raise ApiError(missing, 'no such call here: %s %s' % (request.method, request.raw_path))
                 # unquote, not unquote_plus: a literal "+" in a path is a plus sign, not a space.
                 return methods[request.method], unquote(parts[1]) if len(parts) == 2 else None
         raise ApiError(404, 'no such endpoint: %s' % request.raw_path)
@@ -863,6 +978,22 @@ class PiopiyApi:
         after, size = self._page_window(request, 'numbers')
         rows, next_seq = self.store.number_page(workspace, after, size)
         return Reply(200, page_payload([number_view(row) for row in rows], 'numbers', next_seq))
+
+    # buying and releasing numbers
+
+    def list_available(self, request, _workspace, _ident):
+        region = request.param('region')
+        if not region or not REGION_RE.fullmatch(region):
+            raise ApiError(400, 'region is required: a two-letter region such as US')
+        after, size = self._page_window(request, 'available-' + region.upper())
+        rows, next_seq = self.store.available_page(region.upper(), after, size)
+        return Reply(200, page_payload([available_view(row) for row in rows], 'available-' + region.upper(), next_seq))
+
+    def buy_number(self, request, workspace, _ident):
+        return Reply(201, self.store.buy_number(workspace, validate_number_field(parse_json_object(request.body))))
+
+    def release_number(self, request, workspace, _ident):
+        return Reply(200, self.store.release_number(workspace, validate_number_field(parse_json_object(request.body))))
 
 
 class AdminApi:

@@ -48,7 +48,7 @@ FAULT_DEFAULTS = {
     'echo_auth_in_errors': False, 'rng_seed': None,
     'fail_next_429': 0, 'fail_next_5xx': 0, 'drop_next_posts': 0, 'only': None,
     'odd_next': 0, 'odd_body': 'empty', 'redirect_next': 0, 'redirect_to': 'http://127.0.0.2:9/v1',
-    'twin_next_creates': 0, 'twin_id': 'lower',
+    'twin_next_creates': 0, 'twin_id': 'lower', 'release_call_status': None,
 }
 
 # Piopiy's published "AI Agents" examples, verbatim; only the base URL, the
@@ -693,6 +693,100 @@ def test_admin_unknown_endpoint_and_method(api):
     assert_error_body(api.admin('PUT', 'faults', data=b'[1]'), 400, 'invalid_request')
 
 
+# ----------------------------------------------------------- buying numbers
+
+US_FOR_SALE = ['+1949981%04d' % offset for offset in range(120)] + ['+1650555%04d' % offset for offset in range(100, 105)]
+FOR_SALE = '+19499810000'
+
+
+def test_available_numbers_by_region_in_cursor_pages(api):
+    items, pages = api.list_all('/v1/list-available-numbers', region='US', limit=100)
+    assert [item['number'] for item in items] == US_FOR_SALE and pages == 2
+    assert items[0] == {'id': items[0]['id'], 'number': FOR_SALE, 'region': 'US', 'capabilities': ['voice']}
+    assert NUMBER_ID_RE.fullmatch(items[0]['id'])
+    assert items[-1]['capabilities'] == ['voice', 'sms']
+    assert [item['number'] for item in api.list_all('/v1/list-available-numbers', region='gb')[0]] == ['+442071239001', '+442071239002']
+    assert api.list_all('/v1/list-available-numbers', region='FR')[0] == []
+
+
+@pytest.mark.parametrize('query', ['', '?region=', '?region=USA'])
+def test_available_numbers_need_a_region(api, query):
+    assert_error_body(api.call('GET', '/v1/list-available-numbers' + query), 400, 'invalid_request')
+
+
+def test_a_cursor_of_one_region_is_not_valid_for_another(api):
+    cursor = api.call('GET', '/v1/list-available-numbers?region=US&limit=2').json()['next_cursor']
+    assert_error_body(api.call('GET', '/v1/list-available-numbers', params={'region': 'GB', 'cursor': cursor}), 400)
+
+
+def test_buy_moves_a_number_from_for_sale_to_purchased(api):
+    response = api.call('POST', '/v1/buy-phone-number', json={'number': FOR_SALE})
+    assert response.status_code == 201
+    assert response.json() == {'id': response.json()['id'], 'number': FOR_SALE, 'status': 'active'}
+    purchased = [item['number'] for item in api.list_all('/v1/purchased-phone-numbers', limit=100)[0]]
+    assert FOR_SALE in purchased and len(purchased) == ACME_NUMBER_COUNT + 1
+    assert FOR_SALE not in [item['number'] for item in api.list_all('/v1/list-available-numbers', region='US')[0]]
+    assert api.state()['bought_numbers'] == [FOR_SALE]
+    agent = api.create_agent()
+    assert api.route(FOR_SALE, agent['id']).status_code == 201
+
+
+def test_a_number_no_longer_for_sale_is_409_and_an_unknown_one_404(api):
+    assert api.call('POST', '/v1/buy-phone-number', key=OTHER_KEY, json={'number': FOR_SALE}).status_code == 201
+    assert_error_body(api.call('POST', '/v1/buy-phone-number', json={'number': FOR_SALE}), 409, 'conflict')
+    assert_error_body(api.call('POST', '/v1/buy-phone-number', json={'number': ACME_NUMBER}), 409, 'conflict')
+    assert_error_body(api.call('POST', '/v1/buy-phone-number', json={'number': '+15550009999'}), 404, 'not_found')
+    assert api.state()['bought_numbers'] == [] and api.state()['purchased_numbers'] == ACME_NUMBER_COUNT
+
+
+@pytest.mark.parametrize('body', [{}, {'number': '19499810000'}, {'number': FOR_SALE, 'region': 'US'}, {'phone_number': FOR_SALE}])
+def test_bad_buy_bodies_are_422(api, body):
+    assert_error_body(api.call('POST', '/v1/buy-phone-number', json=body), 422, 'invalid_request')
+
+
+def test_release_drops_the_route_and_puts_the_number_back_for_sale(api):
+    api.call('POST', '/v1/buy-phone-number', json={'number': FOR_SALE})
+    agent = api.create_agent()
+    api.route(FOR_SALE, agent['id'])
+    response = api.call('POST', '/v1/release-phone-number', json={'number': FOR_SALE})
+    assert response.status_code == 200 and response.json()['status'] == 'released'
+    assert api.state()['routes'] == [] and api.state()['bought_numbers'] == []
+    assert FOR_SALE in [item['number'] for item in api.list_all('/v1/list-available-numbers', region='US', limit=100)[0]]
+    assert_error_body(api.call('POST', '/v1/release-phone-number', json={'number': FOR_SALE}), 404, 'not_found')
+    seeded = api.call('POST', '/v1/release-phone-number', json={'number': ACME_NUMBER_2})
+    assert seeded.status_code == 200
+    assert ACME_NUMBER_2 in [item['number'] for item in api.list_all('/v1/list-available-numbers', region='US', limit=100)[0]]
+
+
+@pytest.mark.parametrize('status, code', [(404, 'not_found'), (405, 'method_not_allowed'), (501, 'internal_error')])
+def test_a_missing_release_call_answers_its_status_and_releases_nothing(api, status, code):
+    api.set_faults(release_call_status=status)
+    assert_error_body(api.call('POST', '/v1/release-phone-number', json={'number': ACME_NUMBER}), status, code)
+    assert api.state()['purchased_numbers'] == ACME_NUMBER_COUNT
+    assert api.call('POST', '/v1/buy-phone-number', json={'number': FOR_SALE}).status_code == 201
+
+
+def test_a_dropped_buy_was_applied(api):
+    api.set_faults(drop_next_posts=1, only='POST /v1/buy-phone-number')
+    with pytest.raises(requests.ConnectionError):
+        api.call('POST', '/v1/buy-phone-number', json={'number': FOR_SALE})
+    assert api.state()['bought_numbers'] == [FOR_SALE]
+
+
+def test_bought_numbers_survive_a_restart_and_reset_puts_them_back_for_sale(tmp_path):
+    with run_emulator(tmp_path / 'state.sqlite') as running:
+        client = Client(running.url)
+        assert client.call('POST', '/v1/buy-phone-number', json={'number': FOR_SALE}).status_code == 201
+        assert running.stop() == (0, '')
+    with run_emulator(tmp_path / 'state.sqlite') as running:
+        client = Client(running.url)
+        assert FOR_SALE in [item['number'] for item in client.list_all('/v1/purchased-phone-numbers', limit=100)[0]]
+        assert client.admin('POST', 'reset').status_code == 200
+        assert FOR_SALE not in [item['number'] for item in client.list_all('/v1/purchased-phone-numbers', limit=100)[0]]
+        assert FOR_SALE in [item['number'] for item in client.list_all('/v1/list-available-numbers', region='US', limit=100)[0]]
+        assert running.stop() == (0, '')
+
+
 # -------------------------------------------------------------------- faults
 
 def test_fault_defaults_and_replace_semantics(api):
@@ -710,6 +804,7 @@ def test_fault_defaults_and_replace_semantics(api):
     ({'only': 'POST'}, 'only'), ({'only': '/v1/ai-agents'}, 'only'), ({'only': 'post /v1'}, 'only'), ({'only': 7}, 'only'),
     ({'odd_next': -1}, 'odd_next'), ({'odd_body': 'xml'}, 'odd_body'), ({'redirect_next': 1.5}, 'redirect_next'),
     ({'redirect_to': 'ftp://x'}, 'redirect_to'), ({'twin_next_creates': -1}, 'twin_next_creates'), ({'twin_id': 'first'}, 'twin_id'),
+    ({'release_call_status': 400}, 'release_call_status'),
 ])
 def test_bad_fault_settings_are_400_and_keep_the_old_ones(api, faults, key):
     api.set_faults(retry_after=9)

@@ -97,6 +97,19 @@ def test_unmanaged_agents_and_routes_across_environments_sharing_a_workspace():
     assert found['lines'] == ['agent Old bot (agent_3)', 'route +19499800002 -> Old bot (agent_3)']
 
 
+def test_purchased_numbers_that_no_environment_lists_are_reported_with_their_route():
+    purchased = [{'phone_number': '+19499800001', 'agent_id': 'agent_1'}, {'phone_number': '+19499800002', 'agent_id': 'agent_3'},
+                 {'phone_number': '+19499800003', 'agent_id': None}]
+    views = [
+        {'environment': 'dev', 'agent_name': 'dev-support-agent', 'agents': [], 'routes': [], 'purchased': purchased,
+         'listed': ['+1 (949) 980-0001']},
+        {'environment': 'prod', 'agent_name': 'prod-support-agent', 'agents': [], 'routes': [], 'purchased': purchased, 'listed': []},
+    ]
+    assert unmanaged_objects(views)['numbers'] == [{'phone_number': '+19499800002', 'agent_id': 'agent_3'},
+                                                   {'phone_number': '+19499800003', 'agent_id': None}]
+    assert unmanaged_objects([dict(view, purchased=None) for view in views])['numbers'] == []
+
+
 def test_an_agent_managed_in_one_workspace_is_unmanaged_in_another_with_the_same_name():
     views = [
         {'environment': 'dev', 'agent_name': 'dev-support-agent', 'agents': [agent('agent_1', 'dev-support-agent')], 'routes': []},

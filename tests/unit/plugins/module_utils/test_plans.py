@@ -17,6 +17,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Pending, WriteDoor, planned_outcomes, report
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import (
+    BUY_HINT,
     RouteBook,
     guard_problems,
     parse_phone_numbers,
@@ -84,8 +85,9 @@ def test_numbers_not_purchased_are_a_problem_naming_each():
     plan = plan_routes_present(None, book(), ['+19499800001', '+15550000000', '+442071230001'], 'agent_1', exclusive=False)
 
     assert plan.problems == ['2 number(s) are not purchased in this workspace: +15550000000, +442071230001. '
-                             'Nothing was changed: buy them, or remove them from the task']
+                             'Nothing was changed: ' + BUY_HINT]
     assert plan.facts == {'numbers': ['+15550000000', '+442071230001']}
+    assert 'piopiy.voice.piopiy_phone_number with max_purchases' in BUY_HINT and 'support_agent_buy_missing_numbers: true' in BUY_HINT
 
 
 # ---- routes ----

@@ -23,7 +23,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_workspace im
     removal_problems,
     sorted_by_id,
 )
-from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import RouteBook
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import BUY_HINT, RouteBook
 
 PURCHASED = ['+1949980000%d' % digit for digit in range(1, 10)]
 N1, N2, N3, N4, N5 = PURCHASED[:5]
@@ -146,8 +146,8 @@ def test_numbers_not_purchased_are_named_per_environment_and_nothing_is_planned_
     plan = plan_fleet(workspace, environments, read_fleet(workspace, environments, 4))
 
     assert plan.problems == [
-        'environment dev: 1 number(s) are not purchased in this workspace: +15550000001. Nothing was changed: buy them, or remove them from the task',
-        'environment prod: 1 number(s) are not purchased in this workspace: +15550000002. Nothing was changed: buy them, or remove them from the task',
+        'environment dev: 1 number(s) are not purchased in this workspace: +15550000001. Nothing was changed: ' + BUY_HINT,
+        'environment prod: 1 number(s) are not purchased in this workspace: +15550000002. Nothing was changed: ' + BUY_HINT,
     ]
     assert plan.facts['numbers'] == ['+15550000001', '+15550000002'] and workspace.writes == []
 
