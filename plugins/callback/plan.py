@@ -505,9 +505,9 @@ class CallbackModule(CallbackBase):
         for host in sorted(stats.processed):
             summary = stats.summarize(host)
             if summary.get('unreachable'):
-                self.plan.mark(host, 'unreachable')
+                self.plan.mark(host, UNREACHABLE)
             elif summary.get('failures'):
-                self.plan.mark(host, 'failed')
+                self.plan.mark(host, FAILED)
         directory = self.get_option('plan_dir')
         if directory:
             try:
@@ -524,12 +524,14 @@ class CallbackModule(CallbackBase):
         status = self.plan.run_status
         if status == NO_DRIFT:
             return
-        changed = sorted(host for host, changed in self.plan.changed.items() if changed)
-        not_compared = sorted(host for host in self.plan.results if self.plan.environment_status(host) != OK)
+        def hosts(*statuses):
+            return ', '.join(sorted(host for host in self.plan.results if self.plan.environment_status(host) in statuses))
+        changed = ', '.join(sorted(host for host, changed in self.plan.changed.items() if changed))
+        unknown = hosts(UNKNOWN)
         said = {
-            DRIFT: 'drift in %s' % ', '.join(changed),
-            UNKNOWN: 'no drift found, but %s could not be compared' % ', '.join(not_compared),
-            INCOMPLETE: 'the run failed for %s%s' % (', '.join(not_compared), '; drift in %s' % ', '.join(changed) if changed else ''),
+            DRIFT: 'drift in %s%s' % (changed, '; %s could not be compared' % unknown if unknown else ''),
+            UNKNOWN: 'no drift found, but %s could not be compared' % unknown,
+            INCOMPLETE: 'the run failed for %s%s' % (hosts(FAILED, UNREACHABLE), '; drift in %s' % changed if changed else ''),
             NOTHING_COMPARED: 'nothing was compared: no piopiy.voice task ran for any host',
         }[status]
         self._display.display('piopiy.voice.plan: %s; ansible-playbook exits with status %d unless it failed'

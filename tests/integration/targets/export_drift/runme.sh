@@ -97,6 +97,27 @@ echo "== changes by other collections are not drift"
 expect_status 0 ansible-playbook -i inventory.yml -e "@$config" other_collections.yml --check
 expect_output "changed=2"
 
+echo "== the gate never says no drift when it compared nothing or a check failed (docs/drift-gate.md)"
+workspace clear-log
+expect_status 19 ansible-playbook -i "$scratch/no-such-inventory" piopiy.voice.support_agent --check
+expect_output "nothing was compared: no piopiy.voice task ran for any host"
+workspace gate "$PIOPIY_PLAN_DIR" nothing_compared null
+grep -qF '**Nothing was compared**' "$PIOPIY_PLAN_DIR/plan.md"
+expect_status 18 ansible-playbook -i inventory.yml gate.yml --check -e gate_ignored=localhost
+expect_output "the run failed for localhost"
+workspace gate "$PIOPIY_PLAN_DIR" incomplete null localhost=failed
+grep -qF '| localhost | | | | | not compared (failed) |' "$PIOPIY_PLAN_DIR/plan.md"
+expect_status 18 ansible-playbook -i inventory.yml gate.yml --check -e gate_rescued=localhost
+workspace gate "$PIOPIY_PLAN_DIR" incomplete null localhost=failed
+expect_status 16 ansible-playbook -i inventory.yml gate.yml --check -e gate_hidden=localhost
+workspace gate "$PIOPIY_PLAN_DIR" drift true localhost=ok
+grep -qF '| localhost | (hidden by no_log) | | | | change (hidden) |' "$PIOPIY_PLAN_DIR/plan.md"
+grep -qF '1 change(s) (1 hidden by no_log) in 1 environment(s): localhost.' "$PIOPIY_PLAN_DIR/plan.md"
+expect_status 18 ansible-playbook -i inventory.yml gate.yml --check -e gate_ignored=node01 -e gate_hidden=node02
+workspace gate "$PIOPIY_PLAN_DIR" incomplete true node01=failed node02=ok
+PIOPIY_DRIFT_EXIT=false expect_status 0 ansible-playbook -i inventory.yml gate.yml --check -e gate_ignored=localhost
+workspace no-writes
+
 echo "== guard rails stop a mistake before any write"
 expect_status 2 ansible-playbook -i "$inventory" piopiy.voice.support_agent --limit dev -e '{"support_agent_phone_number": []}'
 expect_output "unknown variable(s) for the support_agent role in dev: support_agent_phone_number (did you mean support_agent_phone_numbers?)"

@@ -111,9 +111,10 @@ def plan(_emulator, directory, drift, *rows):
     --check run (drift or clean), or applied for the report of a real run."""
     with open(os.path.join(directory, 'plan.json'), encoding='utf-8') as handle:
         data = json.load(handle)
-    expect(data['schema_version'] == 1 and data['mode'] == ('apply' if drift == 'applied' else 'check'), 'plan header differs', data)
+    expect(data['schema_version'] == 2 and data['mode'] == ('apply' if drift == 'applied' else 'check'), 'plan header differs', data)
     if drift != 'applied':
         expect(data['drift'] == (drift == 'drift'), 'drift flag differs', data['drift'])
+        expect(data['status'] == ('drift' if drift == 'drift' else 'no_drift'), 'run status differs', data['status'])
     got = []
     for environment in data['environments']:
         for change in environment['changes']:
@@ -128,7 +129,20 @@ def plan(_emulator, directory, drift, *rows):
     expect('| environment | agent | number | before | after | action |' in table, 'plan.md has no table', table)
 
 
-COMMANDS = {'seed': seed, 'behind-the-back': behind_the_back, 'no-secrets': no_secrets, 'exported': exported, 'plan': plan}
+def gate(_emulator, directory, status, drift, *environments):
+    """plan.json says this run status and drift flag (true, false or null), and these environment=status pairs;
+    plan.md never says that every environment matches unless the status is no_drift."""
+    with open(os.path.join(directory, 'plan.json'), encoding='utf-8') as handle:
+        data = json.load(handle)
+    expect((data['status'], json.dumps(data['drift'])) == (status, drift), 'run status and drift differ', data)
+    got = sorted('%s=%s' % (environment['environment'], environment['status']) for environment in data['environments'])
+    expect(got == sorted(environments), 'environment statuses differ', got, sorted(environments))
+    with open(os.path.join(directory, 'plan.md'), encoding='utf-8') as handle:
+        text = handle.read()
+    expect(('every environment matches' in text) == (status == 'no_drift'), 'plan.md summary does not fit the status', text)
+
+
+COMMANDS = {'seed': seed, 'behind-the-back': behind_the_back, 'no-secrets': no_secrets, 'exported': exported, 'plan': plan, 'gate': gate}
 
 
 if __name__ == '__main__':
