@@ -524,6 +524,7 @@ class CallbackModule(CallbackBase):
         status = self.plan.run_status
         if status == NO_DRIFT:
             return
+
         def hosts(*statuses):
             return ', '.join(sorted(host for host in self.plan.results if self.plan.environment_status(host) in statuses))
         changed = ', '.join(sorted(host for host, changed in self.plan.changed.items() if changed))

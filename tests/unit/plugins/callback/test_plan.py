@@ -187,8 +187,8 @@ def test_drift_beside_a_failure_is_drift_true_but_the_run_incomplete():
 
 def test_a_hidden_change_is_shown_without_its_values():
     plan = Plan()
-    plan.add_result('dev', {'changed': True, 'censored': "the output has been hidden due to the fact that 'no_log: true' was "
-                                                          "specified for this result"}, 'Rotate quietly')
+    censored = "the output has been hidden due to the fact that 'no_log: true' was specified for this result"
+    plan.add_result('dev', {'changed': True, 'censored': censored}, 'Rotate quietly')
     data, text = data_and_text(plan)
     assert (data['status'], data['drift'], data['change_count'], data['hidden_change_count']) == ('drift', True, 0, 1)
     assert '1 change(s) (1 hidden by no_log) in 1 environment(s): dev.' in text
