@@ -112,10 +112,16 @@ from ansible_collections.piopiy.voice.plugins.plugin_utils.task_results import e
 SCHEMA_VERSION = 2
 DRIFT_EXIT_STATUS = 16
 # The run's status (plan.json `status`) and the exit status of a --check run that Ansible would end with 0.
-NO_DRIFT, DRIFT, UNKNOWN, INCOMPLETE, NOTHING_COMPARED = 'no_drift', 'drift', 'unknown', 'incomplete', 'nothing_compared'
+NO_DRIFT = 'no_drift'
+DRIFT = 'drift'
+UNKNOWN = 'unknown'
+INCOMPLETE = 'incomplete'
+NOTHING_COMPARED = 'nothing_compared'
 GATE_EXIT_STATUS = {NO_DRIFT: 0, DRIFT: DRIFT_EXIT_STATUS, UNKNOWN: 17, INCOMPLETE: 18, NOTHING_COMPARED: 19}
 # An environment's status.
-OK, FAILED, UNREACHABLE = 'ok', 'failed', 'unreachable'
+OK = 'ok'
+FAILED = 'failed'
+UNREACHABLE = 'unreachable'
 HIDDEN = '(hidden by no_log)'
 NO_ROUTE = '(no route)'
 ABSENT = '(absent)'
@@ -354,8 +360,8 @@ def summary_lines(data):
     changed = [environment['environment'] for environment in environments if environment['changed']]
     if changed:
         hidden = ' (%d hidden by no_log)' % data['hidden_change_count'] if data['hidden_change_count'] else ''
-        lines = ['%d change(s)%s in %d environment(s): %s.' % (data['change_count'] + data['hidden_change_count'], hidden,
-                                                                 len(changed), ', '.join(changed))]
+        count = data['change_count'] + data['hidden_change_count']
+        lines = ['%d change(s)%s in %d environment(s): %s.' % (count, hidden, len(changed), ', '.join(changed))]
     elif data['status'] == NO_DRIFT:
         lines = ['No changes: every environment matches.']
     else:
@@ -440,8 +446,8 @@ def exit_status(ansible_status, gate_status):
 def exit_with_gate_status(gate_status):
     """Make the process exit with gate_status where ansible-playbook would exit with 0.
 
-    No public way exists: ansible-core gives callbacks no say in the exit status (ansible-playbook's CLI ends with
-    sys.exit(its status), and it catches and only warns about an exception raised in a callback). So this replaces
+    No public way exists: ansible-core gives callbacks no say in the exit status (ansible-playbook's CLI ends by calling
+    sys.exit with its status, and it catches and only warns about an exception raised in a callback). So this replaces
     sys.exit, which ansible-playbook calls once every playbook and callback ran; that keeps every failure status as it
     is and lets Python's normal shutdown (atexit handlers, flushing) run, where a SystemExit raised from a callback
     would skip the callbacks after this one and the later playbooks. Tested on the oldest and newest ansible-core of
