@@ -12,16 +12,21 @@ version_added: 0.1.0
 description:
   - Appends one JSON object a line (JSON Lines) to O(audit_log) for every task result of a C(piopiy.voice) module,
     so that who changed which agent or phone number route, when, and from what to what, is on record.
-  - A task result gives one line per item of the module's C(operations) return value, one per write it did.
-    A result with no operations (nothing to change, an info module, or a failure before any write) gives one line
-    with C(operation=none). Each item of a loop is a task result of its own. Skipped and unreachable results give no line.
+  - A task result gives one line per item of the module's C(operations) return value, one per create, update, delete,
+    map or unmap it did. A result with no operations gives no line when it neither failed nor changed anything (an info
+    module, a task with nothing to change); the trail holds changes, not reads. A result with no operations that failed
+    (a refusal, an API error, a failure before any write) or that changed something it does not list (a result hidden
+    by C(no_log)) gives one line with C(operation=none) and the reason in C(message).
+    Each item of a loop is a task result of its own. Skipped and unreachable results give no line.
   - A task in check mode (the run's C(--check), or the task's C(check_mode) keyword, such as the pre-flight of
     C(support_agent_max_route_changes_per_run)) writes nothing, and by default gives no line, so that the trail holds
     what was done, not what was planned. O(record_check_mode) records its planned operations too, marked C(check_mode=true).
   - Lines are built from C(operations) and a few task fields only, never from the module arguments, so neither the
     API key nor an agent token is written. Strings are also scrubbed of C(Bearer) credentials, C(agt_) agent tokens,
     values shaped like Piopiy API keys (C(pk_live_), C(pk_test_)) and the value of E(PIOPIY_API_KEY).
-    A result hidden with C(no_log) stays hidden; it gives one C(operation=none) line whose C(message) says so.
+    Secrets are removed in every form they can take in text (raw, JSON-escaped, URL-encoded, re-decoded).
+    A result hidden with C(no_log) stays hidden; when it changed something or failed, it gives one C(operation=none) line whose
+    C(message) says so.
   - Each line is appended with a single write to the file opened in append mode, so the forks of a run and several
     runs at once can share one file without interleaving or losing lines. A file the plugin creates has mode C(0600).
   - A file that cannot be written makes the plugin warn once per run; the play goes on.
@@ -29,7 +34,9 @@ description:
     which AWX and Ansible Automation Platform keep with the job.
   - Works with ansible-core 2.16 and later.
   - "The fields of a line, in this order: C(time) (UTC, ISO 8601, such as C(2025-01-31T09:15:02.123Z)),
-    C(run_id) (a random id shared by every line of one C(ansible-playbook) run), C(playbook) (its absolute path), C(play), C(host),
+    C(run_id) (a random id shared by every line of one C(ansible-playbook) run), C(playbook) (the playbook as named on the
+    C(ansible-playbook) command line: the absolute path of a playbook file, or a collection playbook's name such as
+    C(piopiy.voice.support_agent); null when the run has no command line), C(play), C(host),
     C(task) (the task name), C(module) (the fully qualified module name), C(operation) (C(create), C(update),
     C(delete), C(map), C(unmap), C(buy), C(release) or C(none)), C(resource) (C(agent), C(route), C(phone_number),
     or null with C(operation=none)),
@@ -122,8 +129,8 @@ options:
 notes:
   - With O(audit_log) on a local file system every line is written whole. Network file systems such as NFS do not
     promise atomic appends from several machines; give each controller its own file there.
-  - A task started with C(async) and C(poll=0) is audited when it starts, with C(operation=none); its outcome comes
-    from C(ansible.builtin.async_status), which is not a C(piopiy.voice) module.
+  - A task started with C(async) and C(poll=0) lists no operations when it starts (a line only if that start reports a
+    change or a failure); its outcome comes from C(ansible.builtin.async_status), which is not a C(piopiy.voice) module.
 """
 
 EXAMPLES = r"""
@@ -158,26 +165,16 @@ import socket
 import threading
 import uuid
 
+from ansible import context
 from ansible.plugins.callback import CallbackBase
 
-# The client's redaction, so that one definition of what a secret looks like serves the modules
+# The collection's one redaction, so that one definition of what a secret looks like serves the HTTP client
 # and this last line of defence on the controller.
-from ansible_collections.piopiy.voice.plugins.module_utils.client_api import redact as redact_text
+from ansible_collections.piopiy.voice.plugins.module_utils.client_redact import redact_data
 from ansible_collections.piopiy.voice.plugins.plugin_utils.task_results import environment_secrets, piopiy_result_parts
 
 FIELDS = ('time', 'run_id', 'playbook', 'play', 'host', 'task', 'module', 'operation', 'resource', 'agent_id', 'agent_name',
           'phone_number', 'before', 'after', 'check_mode', 'changed', 'failed', 'message', 'user', 'rotation_id')
-
-
-def redact(value, secrets=()):
-    """value with every string in it scrubbed of credentials, at any depth."""
-    if isinstance(value, str):
-        return redact_text(value, secrets)
-    if isinstance(value, dict):
-        return dict((key, redact(item, secrets)) for key, item in value.items())
-    if isinstance(value, (list, tuple)):
-        return [redact(item, secrets) for item in value]
-    return value
 
 
 def describe(operation):
@@ -204,22 +201,40 @@ def result_message(result, failed):
     return None
 
 
-def build_lines(context, result, failed, secrets=()):
-    """The audit lines of one task result: one per operation, or one with operation `none`.
+def build_lines(fields, result, failed, secrets=()):
+    """The audit lines of one task result: one per operation; without operations, one with operation `none` if the result
+    failed or changed something it does not list (hidden by no_log), else none: a read or a no-op is not a change.
 
-    context holds the fields that do not come from the result (time, run_id, playbook, play, host, task,
+    fields holds the fields that do not come from the result (time, run_id, playbook, play, host, task,
     module, check_mode, user). Only `operations`, `changed`, `msg` and `rotation_id` are read from the result.
     """
     operations = [item for item in result.get('operations') or [] if isinstance(item, dict)]
-    common = dict(context, changed=bool(result.get('changed')), failed=failed, message=result_message(result, failed),
+    changed = bool(result.get('changed'))
+    if not operations and not failed and not changed:
+        return []
+    common = dict(fields, changed=changed, failed=failed, message=result_message(result, failed),
                   rotation_id=result.get('rotation_id'))
     described = [describe(item) for item in operations] or [{'operation': 'none'}]
-    return [redact(in_field_order(dict(common, **fields)), secrets) for fields in described]
+    return [redact_data(in_field_order(dict(common, **line)), secrets) for line in described]
 
 
 def in_field_order(values):
     """Every field of a line, in the documented order; a field without a value is null."""
     return dict((field, values.get(field)) for field in FIELDS)
+
+
+def command_line_playbook(index):
+    """The index-th playbook of the ansible-playbook command line, as an absolute path when it names a file, else as given
+    (a collection playbook such as piopiy.voice.support_agent); None without a command line.
+
+    ansible-core has no public attribute for the file of a Playbook object (only the private `_file_name`), but its
+    command line arguments are public (context.CLIARGS), and ansible-playbook starts its playbooks in their order there.
+    """
+    playbooks = context.CLIARGS.get('args') or ()
+    if not 0 <= index < len(playbooks):
+        return None
+    playbook = playbooks[index]
+    return os.path.abspath(playbook) if os.path.exists(playbook) else playbook
 
 
 def utc_now():
@@ -350,6 +365,7 @@ class CallbackModule(CallbackBase):
         self.user = os_user()
         self.secrets = environment_secrets()
         self.playbook = None
+        self.playbooks_started = 0
         self.play = None
         self.sinks = []
         self.record_check_mode = False
@@ -365,7 +381,8 @@ class CallbackModule(CallbackBase):
             self.sinks.append(DisplaySink(self._display.display))
 
     def v2_playbook_on_start(self, playbook):
-        self.playbook = os.path.abspath(playbook._file_name)
+        self.playbook = command_line_playbook(self.playbooks_started)
+        self.playbooks_started += 1
 
     def v2_playbook_on_play_start(self, play):
         self.play = play.get_name()
@@ -390,7 +407,7 @@ class CallbackModule(CallbackBase):
         check_mode = bool(task_fields.get('check_mode'))
         if check_mode and not self.record_check_mode:
             return  # a plan, not a change: the trail holds what was done
-        context = {
+        fields = {
             'time': utc_now(),
             'run_id': self.run_id,
             'playbook': self.playbook,
@@ -401,6 +418,6 @@ class CallbackModule(CallbackBase):
             'check_mode': check_mode,
             'user': self.user,
         }
-        for line in build_lines(context, data, failed, self.secrets):
+        for line in build_lines(fields, data, failed, self.secrets):
             for sink in self.sinks:
                 sink.append(line)

@@ -21,15 +21,24 @@ description:
     too, with C(resource=phone_number). As they spend money or may lose a number for good, C(plan.md) marks their
     action in bold (B(BUY) (spends money), B(RELEASE) (the number may be lost)) and names every one of them in a
     C(Money) line above the table.
-  - "The drift gate: in a run with C(--check), when at least one C(piopiy.voice) task would change something and
-    C(ansible-playbook) would otherwise exit 0, it exits with status B(16) instead. A failed task or an unreachable
-    host keeps C(ansible-playbook)'s own status (2 or 4), so a broken run is never mistaken for drift or for a clean
-    one. Tasks of other collections (C(ansible.builtin.set_fact), a C(debug) with C(changed_when)) never count."
+  - "The drift gate: in a run with C(--check), where C(ansible-playbook) would otherwise exit 0, it exits with B(16) when
+    at least one C(piopiy.voice) task would change something, B(17) when nothing would change but an environment could
+    not be compared (a result with C(unknown)), B(18) when a C(piopiy.voice) task failed and C(ignore_errors) or a
+    C(rescue) absorbed the failure, and B(19) when no C(piopiy.voice) task ran at all (a wrong inventory, a C(--limit)
+    or host pattern that matched no host): the gate never says \"no drift\" when it did not compare. A failed task or
+    an unreachable host that Ansible reports keeps C(ansible-playbook)'s own status (2 or 4). Exit 0 means every
+    environment was compared and matches. Tasks of other collections (C(ansible.builtin.set_fact), a C(debug) with
+    C(changed_when)) never count. The statuses, the C(plan.json) fields and a CI job are in C(docs/drift-gate.md)."
   - "In a run without C(--check), the result of a task in check mode (its C(check_mode) keyword, such as the pre-flight
     of C(support_agent_max_route_changes_per_run)) is a prediction, not a change: the report leaves it out."
-  - A C(piopiy.voice) task result counts as a change when it has operations or reports C(changed). A failure that
-    C(ignore_errors) or a C(rescue) absorbs is Ansible's business; the run's status follows Ansible, and the report
-    marks the environment.
+  - A C(piopiy.voice) task result counts as a change when it has operations or reports C(changed). A result hidden
+    by C(no_log) that reports C(changed) is a hidden change; the report shows that it exists, never its values.
+  - "Each environment (inventory host) gets a status: C(ok) (compared), C(failed) (a C(piopiy.voice) task failed for
+    it, even one whose failure C(ignore_errors) or a C(rescue) absorbed), C(unreachable), or C(unknown) (a task result
+    carried C(unknown): true, or a list of what could not be compared, each a text or an object with C(phone_number),
+    C(agent) and C(reason)). C(plan.json) says C(status) for the whole run: C(no_drift), C(drift), C(unknown),
+    C(incomplete) or C(nothing_compared); and C(drift): true when a change was found, false only when every environment
+    was compared and none would change, else null."
   - Ansible's own exit statuses are the bit flags 1, 2, 4 and 8 (8 never leaves C(ansible-playbook)) and their
     combinations up to 15, and 99, 250 and 255; 16 is the first status that none of them can be. Status 16 is
     set when C(ansible-playbook) exits, after every playbook on its command line and every other callback ran,
@@ -55,8 +64,9 @@ options:
         key: plan_dir
   drift_exit:
     description:
-      - Whether a C(--check) run in which a C(piopiy.voice) task would change something exits with status 16.
-      - Runs without C(--check) never get status 16.
+      - Whether a C(--check) run that ansible-playbook would end with 0 exits with the drift gate's status (16 drift,
+        17 unknown, 18 incomplete, 19 nothing compared) instead.
+      - Runs without C(--check) never get these statuses.
     type: bool
     default: true
     env:
@@ -65,8 +75,10 @@ options:
       - section: callback_piopiy_plan
         key: drift_exit
 notes:
-  - The status is given through C(sys.exit), which C(ansible-playbook) calls when it ends. A program that runs
-    playbooks inside its own process (such as C(ansible-runner)) does not get it; it can read C(drift) in C(plan.json).
+  - "ansible-core gives a callback no public way to set the exit status: the gate replaces C(sys.exit), which
+    C(ansible-playbook) calls when it ends, with one that turns a 0 into the gate's status. C(ansible-runner) runs
+    C(ansible-playbook) as a child process, so its C(rc) is the gate's status too. A program that runs playbooks inside
+    its own process without C(ansible-playbook)'s C(sys.exit) does not get it; it reads C(status) in C(plan.json)."
   - A row's C(before) or C(after) names an agent by the name this run saw for its id (from any C(piopiy.voice) result
     of the run), else by its id.
 """
@@ -79,7 +91,8 @@ EXAMPLES = r"""
 # [callback_piopiy_plan]
 # plan_dir = ./plan
 
-# In CI: exit 0 when production matches the inventory, 16 on drift, anything else when the run broke.
+# In CI: exit 0 when production matches the inventory, 16 on drift, anything else when the run broke or compared
+# less than everything (see docs/drift-gate.md).
 # ANSIBLE_CALLBACKS_ENABLED=piopiy.voice.plan PIOPIY_PLAN_DIR=plan \
 #   ansible-playbook -i inventory piopiy.voice.support_agent --check
 
@@ -97,11 +110,23 @@ import tempfile
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.piopiy.voice.plugins.module_utils.client_api import redact
+from ansible_collections.piopiy.voice.plugins.module_utils.client_redact import redact, redact_data
 from ansible_collections.piopiy.voice.plugins.plugin_utils.task_results import environment_secrets, piopiy_result_parts, task_result_parts
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DRIFT_EXIT_STATUS = 16
+# The run's status (plan.json `status`) and the exit status of a --check run that Ansible would end with 0.
+NO_DRIFT = 'no_drift'
+DRIFT = 'drift'
+UNKNOWN = 'unknown'
+INCOMPLETE = 'incomplete'
+NOTHING_COMPARED = 'nothing_compared'
+GATE_EXIT_STATUS = {NO_DRIFT: 0, DRIFT: DRIFT_EXIT_STATUS, UNKNOWN: 17, INCOMPLETE: 18, NOTHING_COMPARED: 19}
+# An environment's status.
+OK = 'ok'
+FAILED = 'failed'
+UNREACHABLE = 'unreachable'
+HIDDEN = '(hidden by no_log)'
 NO_ROUTE = '(no route)'
 ABSENT = '(absent)'
 NEW_AGENT = '(new agent)'
@@ -240,6 +265,28 @@ def is_change(result):
     return bool(result.get('operations')) or bool(result.get('changed'))
 
 
+def is_hidden_change(result):
+    """A result that no_log hid from the callbacks (only `censored`, `changed` and a few flags stay) and that changed something."""
+    return 'censored' in result and bool(result.get('changed'))
+
+
+def unknown_items(result):
+    """What a result says it could not compare: its `unknown` (true, or a list of texts or objects), as texts."""
+    unknown = result.get('unknown')
+    if not unknown:
+        return []
+    if not isinstance(unknown, list):
+        return ['(not said)']
+    items = []
+    for item in unknown:
+        if isinstance(item, dict):
+            where = ' '.join(str(item[key]) for key in ('agent', 'phone_number') if item.get(key))
+            items.append(': '.join(part for part in (where, str(item.get('reason') or '')) if part) or '(not said)')
+        else:
+            items.append(str(item))
+    return items
+
+
 def row_sort_key(row):
     return (str(row['agent'] or ''), RESOURCE_ORDER.get(row['resource'], 9), str(row['phone_number'] or ''),
             ACTION_ORDER.get(row['action'], 9))
@@ -254,19 +301,50 @@ class Plan:
         self.results = {}      # host -> [(operations and agents of a result, task name)]
         self.changed = {}      # host -> bool: a piopiy.voice result that counts as a change
         self.names = {}        # agent id -> name, from every result
-        self.status = {}       # host -> 'ok', 'failed' or 'unreachable'
+        self.status = {}       # host -> OK, FAILED or UNREACHABLE: whether its tasks ran to the end
+        self.hidden = {}       # host -> how many changed results no_log hid
+        self.unknown = {}      # host -> [what its results could not compare]
 
-    def add_result(self, host, result, task_name):
+    def add_result(self, host, result, task_name, failed=False):
         self.names.update(agent_names_in(result))
         kept = dict((key, result.get(key)) for key in ('operations', 'agent', 'agents'))
         self.results.setdefault(host, []).append((kept, task_name))
         self.changed[host] = self.changed.get(host, False) or is_change(result)
-        self.status.setdefault(host, 'ok')
+        self.hidden[host] = self.hidden.get(host, 0) + int(is_hidden_change(result))
+        self.unknown.setdefault(host, []).extend(unknown_items(result))
+        self.status.setdefault(host, OK)
+        if failed:
+            self.mark(host, FAILED)  # even when ignore_errors or a rescue absorbed it: the environment was not compared
 
     def mark(self, host, status):
         self.results.setdefault(host, [])
         self.changed.setdefault(host, False)
-        self.status[host] = status
+        if self.status.get(host) != UNREACHABLE:
+            self.status[host] = status
+
+    def environment_status(self, host):
+        """OK, FAILED, UNREACHABLE, or UNKNOWN for a host whose tasks ran but could not compare everything."""
+        status = self.status.get(host, OK)
+        return UNKNOWN if status == OK and self.unknown.get(host) else status
+
+    @property
+    def run_status(self):
+        """The run's status: what the gate may say, never more than was compared."""
+        if not self.results:
+            return NOTHING_COMPARED
+        statuses = set(self.environment_status(host) for host in self.results)
+        if statuses & {FAILED, UNREACHABLE}:
+            return INCOMPLETE
+        if self.drift:
+            return DRIFT
+        return UNKNOWN if UNKNOWN in statuses else NO_DRIFT
+
+    @property
+    def drift_found(self):
+        """True when a change was found, False only when every environment was compared and matches, else None."""
+        if self.drift:
+            return True
+        return False if self.run_status == NO_DRIFT else None
 
     @property
     def rows(self):
@@ -291,25 +369,18 @@ class Plan:
         for host in sorted(rows):
             changes = [dict((key, row.get(key)) for key in ('action', 'resource', 'agent', 'agent_id', 'phone_number', 'before', 'after', 'task'))
                        for row in rows[host]]
-            environments.append({'environment': host, 'status': self.status.get(host, 'ok'), 'changed': self.changed[host], 'changes': changes})
+            environments.append({'environment': host, 'status': self.environment_status(host), 'changed': self.changed[host],
+                                 'changes': changes, 'hidden_changes': self.hidden.get(host, 0), 'unknown': self.unknown.get(host, [])})
         data = {
             'schema_version': SCHEMA_VERSION,
             'mode': 'check' if check_mode else 'apply',
-            'drift': self.drift,
+            'status': self.run_status,
+            'drift': self.drift_found,
             'change_count': sum(len(environment['changes']) for environment in environments),
+            'hidden_change_count': sum(environment['hidden_changes'] for environment in environments),
             'environments': environments,
         }
         return redact_data(data, secrets)
-
-
-def redact_data(value, secrets):
-    if isinstance(value, str):
-        return redact(value, secrets)
-    if isinstance(value, dict):
-        return dict((key, redact_data(item, secrets)) for key, item in value.items())
-    if isinstance(value, list):
-        return [redact_data(item, secrets) for item in value]
-    return value
 
 
 def markdown_cell(value):
@@ -321,34 +392,60 @@ def render_json(data):
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + '\n'
 
 
-def render_markdown(data, rows_text):
-    """plan.md: a heading, a summary line, and one table of every change grouped by environment."""
-    title = 'Plan (check mode): what a real run would change' if data['mode'] == 'check' else 'Changes applied'
-    lines = ['# piopiy.voice: %s' % title, '']
-    incomplete = [environment['environment'] for environment in data['environments'] if environment['status'] != 'ok']
-    if not data['environments']:
-        lines.append('No piopiy.voice task ran.')
-    elif data['change_count'] or data['drift']:
-        changed = [environment['environment'] for environment in data['environments'] if environment['changed']]
-        lines.append('%d change(s) in %d environment(s): %s.' % (data['change_count'], len(changed), ', '.join(changed)))
+NOTHING_COMPARED_TEXT = ('**Nothing was compared**: no piopiy.voice task ran for any host (an inventory or a --limit that '
+                         'matched no host, or every piopiy.voice task skipped). This is not "no drift".')
+
+
+def summary_lines(data):
+    """The lines under the heading: what was found, then what was not compared, never "matches" when something was not."""
+    environments = data['environments']
+    if not environments:
+        return [NOTHING_COMPARED_TEXT]
+    changed = [environment['environment'] for environment in environments if environment['changed']]
+    if changed:
+        hidden = ' (%d hidden by no_log)' % data['hidden_change_count'] if data['hidden_change_count'] else ''
+        count = data['change_count'] + data['hidden_change_count']
+        lines = ['%d change(s)%s in %d environment(s): %s.' % (count, hidden, len(changed), ', '.join(changed))]
+    elif data['status'] == NO_DRIFT:
+        lines = ['No changes: every environment matches.']
     else:
-        lines.append('No changes: every environment matches.')
+        lines = ['No change found in what was compared, but not every environment was compared: this is not "no drift".']
     money = money_line(data)
     if money:
         lines.extend(['', money])
-    if incomplete:
-        lines.append('')
-        lines.append('**Incomplete**: the run failed for %s; their rows may be missing.' % ', '.join(
-            '%s (%s)' % (environment['environment'], environment['status'])
-            for environment in data['environments'] if environment['status'] != 'ok'))
+    broken = ['%s (%s)' % (environment['environment'], environment['status'])
+              for environment in environments if environment['status'] in (FAILED, UNREACHABLE)]
+    if broken:
+        lines.extend(['', '**Incomplete**: the run failed for %s; their rows may be missing.' % ', '.join(broken)])
+    unknown = ['%s (%s)' % (environment['environment'], '; '.join(environment['unknown']))
+               for environment in environments if environment['unknown']]
+    if unknown:
+        lines.extend(['', '**Unknown**: could not compare %s; neither a change nor a match is known there.' % ', '.join(unknown)])
+    hidden = ['%s (%d)' % (environment['environment'], environment['hidden_changes']) for environment in environments if environment['hidden_changes']]
+    if hidden:
+        lines.extend(['', '**Hidden**: change(s) of tasks with no_log in %s; what they change is not shown.' % ', '.join(hidden)])
+    return lines
+
+
+def environment_rows(environment, texts):
+    """The table cells of one environment: its changes, a row per hidden change and per unknown, or one row saying its status."""
+    rows = list(texts)
+    rows.extend((HIDDEN, '', '', '', 'change (hidden)') for unused in range(environment['hidden_changes']))
+    rows.extend(('', '', '', '', 'unknown: %s' % item) for item in environment['unknown'])
+    if not rows:
+        rows.append(('', '', '', '', 'no change' if environment['status'] == OK else 'not compared (%s)' % environment['status']))
+    return rows
+
+
+def render_markdown(data, rows_text):
+    """plan.md: a heading, a summary, and one table of every change grouped by environment."""
+    title = 'Plan (check mode): what a real run would change' if data['mode'] == 'check' else 'Changes applied'
+    lines = ['# piopiy.voice: %s' % title, ''] + summary_lines(data)
     lines.extend(['', '| environment | agent | number | before | after | action |', '|---|---|---|---|---|---|'])
     for environment in data['environments']:
-        texts = rows_text.get(environment['environment']) or [None]
-        for text in texts:
-            if text is None:
-                lines.append('| %s | | | | | no change |' % markdown_cell(environment['environment']))
-            else:
-                lines.append('| %s |' % ' | '.join(markdown_cell(cell) for cell in (environment['environment'],) + text))
+        for text in environment_rows(environment, rows_text.get(environment['environment']) or []):
+            lines.append('|%s|' % '|'.join(' %s ' % markdown_cell(cell) if markdown_cell(cell) else ' '
+                                           for cell in (environment['environment'],) + tuple(text)))
     return '\n'.join(lines) + '\n'
 
 
@@ -387,27 +484,32 @@ def write_report(directory, plan, check_mode, secrets=()):
 
 # ---- the exit status ----
 
-def exit_status(ansible_status, drift):
-    """The status the run ends with: Ansible's own unless it is a success and the plan has drift."""
-    if drift and ansible_status in (0, None):
-        return DRIFT_EXIT_STATUS
+def exit_status(ansible_status, gate_status):
+    """The status the run ends with: Ansible's own unless it is a success, then the gate's."""
+    if ansible_status in (0, None):
+        return gate_status
     return ansible_status
 
 
-def exit_with_drift_status():
-    """Make the process exit with DRIFT_EXIT_STATUS where ansible-playbook would exit with 0.
+def exit_with_gate_status(gate_status):
+    """Make the process exit with gate_status where ansible-playbook would exit with 0.
 
-    ansible-playbook ends by calling sys.exit with its status once every playbook and callback ran. Replacing it keeps
-    every failure status as it is and lets Python's normal shutdown (atexit handlers, flushing) run; a
-    SystemExit raised from a callback would skip the callbacks after this one and the later playbooks.
+    No public way exists: ansible-core gives callbacks no say in the exit status (ansible-playbook's CLI ends by calling
+    sys.exit with its status, and it catches and only warns about an exception raised in a callback). So this replaces
+    sys.exit, which ansible-playbook calls once every playbook and callback ran; that keeps every failure status as it
+    is and lets Python's normal shutdown (atexit handlers, flushing) run, where a SystemExit raised from a callback
+    would skip the callbacks after this one and the later playbooks. Tested on the oldest and newest ansible-core of
+    the matrix and under ansible-runner (tests/awx/test_ansible_runner.py); CI that prefers no exit status reads
+    `status` in plan.json (docs/drift-gate.md).
     """
     original = sys.exit
-    if getattr(original, 'piopiy_drift_gate', False):
+    if getattr(original, 'piopiy_drift_gate', None) is not None:
+        original.piopiy_drift_gate = gate_status
         return
 
     def exit_with_status(status=None):
-        original(exit_status(status, True))
-    exit_with_status.piopiy_drift_gate = True
+        original(exit_status(status, exit_with_status.piopiy_drift_gate))
+    exit_with_status.piopiy_drift_gate = gate_status
     sys.exit = exit_with_status
 
 
@@ -432,18 +534,18 @@ class CallbackModule(CallbackBase):
         self.collect(result)
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
-        self.collect(result)
+        self.collect(result, failed=True)
 
     def v2_runner_item_on_ok(self, result):
         self.collect(result)
 
     def v2_runner_item_on_failed(self, result):
-        self.collect(result)
+        self.collect(result, failed=True)
 
     def v2_runner_on_unreachable(self, result):
         self.plan.mark(task_result_parts(result)[1].get_name(), 'unreachable')
 
-    def collect(self, result):
+    def collect(self, result, failed=False):
         parts = piopiy_result_parts(result)
         if parts is None:
             return
@@ -451,15 +553,15 @@ class CallbackModule(CallbackBase):
         # In a real run, a task in check mode (such as a pre-flight) predicted and did nothing: not in the report of what was done.
         if not self.check_mode and task_fields.get('check_mode'):
             return
-        self.plan.add_result(host.get_name(), data, result.task_name)
+        self.plan.add_result(host.get_name(), data, result.task_name, failed=failed)
 
     def v2_playbook_on_stats(self, stats):
         for host in sorted(stats.processed):
             summary = stats.summarize(host)
             if summary.get('unreachable'):
-                self.plan.mark(host, 'unreachable')
+                self.plan.mark(host, UNREACHABLE)
             elif summary.get('failures'):
-                self.plan.mark(host, 'failed')
+                self.plan.mark(host, FAILED)
         directory = self.get_option('plan_dir')
         if directory:
             try:
@@ -469,8 +571,24 @@ class CallbackModule(CallbackBase):
             else:
                 self._display.display('piopiy.voice.plan: wrote %s and %s' % (
                     os.path.join(directory, 'plan.md'), os.path.join(directory, 'plan.json')))
-        if self.check_mode and self.get_option('drift_exit') and self.plan.drift:
-            changed = sorted(host for host, changed in self.plan.changed.items() if changed)
-            self._display.display('piopiy.voice.plan: drift in %s; ansible-playbook exits with status %d unless the run failed'
-                                  % (', '.join(changed), DRIFT_EXIT_STATUS))
-            exit_with_drift_status()
+        if self.check_mode and self.get_option('drift_exit'):
+            self.gate()
+
+    def gate(self):
+        status = self.plan.run_status
+        if status == NO_DRIFT:
+            return
+
+        def hosts(*statuses):
+            return ', '.join(sorted(host for host in self.plan.results if self.plan.environment_status(host) in statuses))
+        changed = ', '.join(sorted(host for host, changed in self.plan.changed.items() if changed))
+        unknown = hosts(UNKNOWN)
+        said = {
+            DRIFT: 'drift in %s%s' % (changed, '; %s could not be compared' % unknown if unknown else ''),
+            UNKNOWN: 'no drift found, but %s could not be compared' % unknown,
+            INCOMPLETE: 'the run failed for %s%s' % (hosts(FAILED, UNREACHABLE), '; drift in %s' % changed if changed else ''),
+            NOTHING_COMPARED: 'nothing was compared: no piopiy.voice task ran for any host',
+        }[status]
+        self._display.display('piopiy.voice.plan: %s; ansible-playbook exits with status %d unless it failed'
+                              % (said, GATE_EXIT_STATUS[status]))
+        exit_with_gate_status(GATE_EXIT_STATUS[status])

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import ipaddress
 import random
-import re
 import threading
 import time
 import traceback
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
+
+# The collection's one redaction (client_redact), used here on every message built from an answer.
+from ansible_collections.piopiy.voice.plugins.module_utils.client_redact import redact
 
 try:
     import requests
@@ -66,9 +69,6 @@ RETRY_AFTER_CAP = 60.0
 RETRYABLE_STATUSES = frozenset((429, 500, 502, 503, 504))
 IDEMPOTENT_METHODS = frozenset(('GET', 'PATCH', 'DELETE'))
 
-_BEARER = re.compile(r'(Bearer\s+)[A-Za-z0-9._~+/=-]+', re.IGNORECASE)
-_AGENT_TOKEN = re.compile(r'\bagt_[A-Za-z0-9_\-]+')
-_API_KEY_SHAPE = re.compile(r'\bpk_(?:live|test)_[A-Za-z0-9_\-]+')
 _HINTS = {
     401: 'check api_key / PIOPIY_API_KEY',
     403: 'the API key is not allowed to do this: use a key with write access to the workspace',
@@ -85,16 +85,6 @@ def agent_path(agent_id):
 def route_path(phone_number):
     # quote() with safe='' turns the leading '+' into %2B, as the API expects.
     return '%s/%s' % (ROUTES, quote(phone_number, safe=''))
-
-
-def redact(text, secrets=()):
-    """Remove bearer credentials, agent tokens, anything shaped like an API key, and the given secrets from text."""
-    text = _BEARER.sub(r'\1********', str(text))
-    text = _API_KEY_SHAPE.sub('pk_********', _AGENT_TOKEN.sub('agt_********', text))
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, '********')
-    return text
 
 
 def is_loopback_host(host):
@@ -131,6 +121,12 @@ def api_key_problem(api_key):
                 'strip it, for example with "{{ lookup(\'file\', path) | trim }}"')
     if any(character.isspace() or not character.isprintable() for character in api_key):
         return 'api_key contains spaces or control characters: check the value you set'
+    unsendable = sorted(set(character for character in api_key if ord(character) > 0xFF))
+    if unsendable:
+        # An HTTP header carries latin-1 at most: sending it would fail with a UnicodeEncodeError that names no option.
+        return ('api_key contains %s, which an HTTP header cannot carry (often a typographic quote or apostrophe that a word '
+                'processor or chat app put in place of the one in the key): copy the key again from the Piopiy dashboard'
+                % ', '.join('U+%04X %s' % (ord(character), unicodedata.name(character, 'a character')) for character in unsendable))
     return None
 
 
@@ -516,7 +512,7 @@ class PiopiyClient:
             raise
 
     def _api_error(self, method, path, response, attempt):
-        code, message = _error_fields(response)
+        code, message = _error_fields(response, self.redact)
         error_class = AmbiguousWriteError if method == 'POST' and response.status_code >= 500 else PiopiyAPIError
         hint = None
         if response.status_code == 404 and path in COLLECTIONS:
@@ -565,13 +561,14 @@ def _describe_body(response):
     return 'a JSON %s' % type(value).__name__.replace('dict', 'object').replace('list', 'array')
 
 
-def _error_fields(response):
-    """The API's error code and message; copes with an empty or non-JSON body."""
+def _error_fields(response, redact_text):
+    """The API's error code and message; copes with an empty or non-JSON body, redacted before it is cut short, so that
+    no part of a secret survives the cut."""
     try:
         error = response.json().get('error') or {}
         return error.get('code'), error.get('message')
     except (ValueError, AttributeError):
-        text = response.text.strip()[:200]
+        text = redact_text(response.text).strip()[:200]
         return None, text or response.reason
 
 

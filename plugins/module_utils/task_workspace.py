@@ -110,4 +110,14 @@ def option_problems(params):
     token_dir = params['token_dir']
     if token_dir and not os.path.isdir(token_dir):
         problems.append('token_dir %s is not a directory: create it before the run, or leave token_dir out' % token_dir)
+    if token_dir:
+        problems.extend(token_file_name_problem(raw.get('environment')) for raw in params['environments'])
     return [problem for problem in problems if problem]
+
+
+def token_file_name_problem(environment):
+    """Why an environment's token file (token_dir/<environment>.token) would land outside token_dir, or None."""
+    if isinstance(environment, str) and any(separator and separator in environment for separator in ('/', os.sep, os.altsep)):
+        return ('environment %r cannot name a token file in token_dir (its token would be written outside token_dir): '
+                'use an environment name without a path separator' % environment)
+    return None

@@ -16,7 +16,9 @@ def task_result_parts(result):
 
     ansible-core 2.19 and later pass a CallbackTaskResult with public attributes; 2.16 to 2.18 pass a TaskResult
     that has them only with a leading underscore (reading the public names there was the
-    'Failure using method (v2_runner_on_ok)' of those versions).
+    'Failure using method (v2_runner_on_ok)' of those versions). On 2.16 to 2.18 no public way exists: the private
+    names are the only way a callback can read a result there, and they are read only when the public ones are absent.
+    The callbacks' unit tests read both shapes, and `make test-matrix` runs the callback targets on 2.16 to 2.21.
     """
     if hasattr(result, 'task_fields'):
         return result.task, result.host, result.result, result.task_fields

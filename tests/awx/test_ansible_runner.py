@@ -135,3 +135,18 @@ def test_the_audit_records_are_in_the_job_events(job):
         logged = [json.loads(line) for line in handle]
     assert [record['operation'] for record in records] == ['create', 'map', 'map']
     assert records == logged
+
+
+def test_the_drift_gate_status_is_the_jobs_rc(job, tmp_path, emulator_url, collections_path):
+    """ansible-runner runs ansible-playbook as a child process, so the plan callback's drift status (set by replacing
+    sys.exit in that process: ansible-core gives callbacks no public way to set it) is the job's rc, and plan.json agrees."""
+    root, plan_dir = tmp_path / 'private_data_dir', tmp_path / 'plan'
+    inventory, envvars = awx_private_data_dir(root, emulator_url, collections_path, tmp_path / 'audit.jsonl')
+    # The job above routed two numbers to dev; a third in the inventory is drift.
+    inventory['piopiy_environments']['hosts']['dev']['support_agent_phone_numbers'].append('+19499800003')
+    envvars.update({'ANSIBLE_CALLBACKS_ENABLED': 'piopiy.voice.plan', 'PIOPIY_PLAN_DIR': str(plan_dir)})
+    runner = ansible_runner.run(private_data_dir=str(root), playbook='support_agent.yml', inventory=inventory, envvars=envvars,
+                                cmdline='--check', quiet=True, ident='drift')
+    assert (runner.status, runner.rc) == ('failed', 16), runner.stdout.read()[-3000:]
+    plan = json.loads((plan_dir / 'plan.json').read_text(encoding='utf-8'))
+    assert (plan['status'], plan['drift'], plan['change_count']) == ('drift', True, 1)

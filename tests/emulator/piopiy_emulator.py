@@ -587,6 +587,7 @@ FAULT_RULES = {
     'page_size_cap': (None, lambda value: value is None or (_is_int(value) and value >= 1), 'null or an integer >= 1'),
     'list_includes_language': (False, lambda value: isinstance(value, bool), 'true or false'),
     'echo_auth_in_errors': (False, lambda value: isinstance(value, bool), 'true or false'),
+    'errors_as_text': (False, lambda value: isinstance(value, bool), 'true or false'),
     'rng_seed': (None, lambda value: value is None or _is_int(value), 'null or an integer'),
     'fail_next_429': (0, _valid_count, 'an integer >= 0'),
     'fail_next_5xx': (0, _valid_count, 'an integer >= 0'),
@@ -1089,6 +1090,9 @@ class Emulator:
                 reply.make_odd(odd)  # the request was handled: a write was applied, only its answer is odd
         if settings['echo_auth_in_errors'] and reply.status >= 400 and 'error' in reply.payload:
             reply.payload['error']['message'] += ' (Authorization: %s)' % (request.headers.get('Authorization') or '')
+        if settings['errors_as_text'] and reply.status >= 400 and 'error' in reply.payload:
+            # As a proxy in front of an API may answer: the message as UTF-8 text, with no charset a client could read.
+            reply.body, reply.content_type = reply.payload['error']['message'].encode('utf-8'), 'text/plain'
         status = 0 if reply.dropped else reply.status
         self.request_log.add(request, status, workspace)
         target = request.raw_path + ('?' + request.query if request.query else '')

@@ -45,7 +45,7 @@ NUMBER_ID_RE = re.compile(r'num_[0-9a-f]+')
 FAULT_DEFAULTS = {
     'rate_429': 0.0, 'retry_after': 1, 'rate_5xx': 0.0, 'status_5xx': 503, 'latency_ms': 0,
     'drop_post_rate': 0.0, 'page_size_cap': None, 'list_includes_language': False,
-    'echo_auth_in_errors': False, 'rng_seed': None,
+    'echo_auth_in_errors': False, 'errors_as_text': False, 'rng_seed': None,
     'fail_next_429': 0, 'fail_next_5xx': 0, 'drop_next_posts': 0, 'only': None,
     'odd_next': 0, 'odd_body': 'empty', 'redirect_next': 0, 'redirect_to': 'http://127.0.0.2:9/v1',
     'twin_next_creates': 0, 'twin_id': 'lower', 'release_call_status': None,
@@ -951,6 +951,15 @@ def test_echo_auth_in_errors_fault(api):
     assert 'Bearer ' + ACME_KEY in assert_error_body(api.call('GET', '/v1/ai-agents/agent_00000000'), 404)
     api.set_faults(echo_auth_in_errors=True, fail_next_429=1)
     assert 'Bearer ' + ACME_KEY in assert_error_body(api.call('GET', '/v1/ai-agents'), 429)
+
+
+def test_errors_as_text_fault_answers_utf8_text_without_a_charset(api):
+    api.set_faults(echo_auth_in_errors=True, errors_as_text=True)
+    key = 'pk_wrong_caf\u00e9'  # sent as latin-1, as HTTP clients send a header; echoed as UTF-8
+    answer = api.session.get(api.url + '/v1/ai-agents', headers={'Authorization': 'Bearer ' + key}, timeout=10)
+    assert answer.status_code == 401 and answer.headers['Content-Type'] == 'text/plain'
+    assert answer.content.decode('utf-8').endswith('(Authorization: Bearer %s)' % key)
+    assert 'Bearer %s' % key.encode('utf-8').decode('latin-1') in answer.text  # what a client that guesses latin-1 reads
 
 
 # ---------------------------------------------------- published examples

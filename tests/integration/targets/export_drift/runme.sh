@@ -21,6 +21,11 @@ inventory="$scratch/inventory"
 
 source ../setup_piopiy/files/expect.sh
 
+# The lines of the audit trail; the trail holds changes only, so the file is missing until the first change.
+audit_count() {
+    if [ -f "$PIOPIY_AUDIT_LOG" ]; then wc -l <"$PIOPIY_AUDIT_LOG"; else echo 0; fi
+}
+
 # The PLAY RECAP of the last command counts these hosts changed (host=count; every other host 0).
 expect_recap_changed() {
     "$python" ../setup_piopiy/files/recap.py "$scratch/out" "$1"
@@ -86,7 +91,7 @@ expect_output "changed=0"
 workspace plan "$PIOPIY_PLAN_DIR" clean
 expect_status 0 ansible-playbook -i "$inventory" piopiy.voice.support_agent
 workspace no-writes
-test -s "$PIOPIY_AUDIT_LOG"  # the audit trail works beside the plan
+test ! -s "$PIOPIY_AUDIT_LOG"  # the trail holds changes: an unchanged run's reads give no line
 
 echo "== drift made in the dashboard: a number re-routed, an agent renamed"
 workspace behind-the-back
@@ -121,6 +126,31 @@ echo "== changes by other collections are not drift"
 expect_status 0 ansible-playbook -i inventory.yml -e "@$config" other_collections.yml --check
 expect_output "changed=2"
 
+echo "== the gate never says no drift when it compared nothing or a check failed (docs/drift-gate.md)"
+workspace clear-log
+# ansible-test makes a pattern that matches nothing an error (status 1); users get Ansible's default, a warning and 0.
+# gate.yml's plays that a case does not use match no host too.
+export ANSIBLE_HOST_PATTERN_MISMATCH=warning
+expect_status 19 ansible-playbook -i "$scratch/no-such-inventory" piopiy.voice.support_agent --check
+expect_output "nothing was compared: no piopiy.voice task ran for any host"
+workspace gate "$PIOPIY_PLAN_DIR" nothing_compared null
+grep -qF '**Nothing was compared**' "$PIOPIY_PLAN_DIR/plan.md"
+expect_status 18 ansible-playbook -i inventory.yml gate.yml --check -e gate_ignored=localhost
+expect_output "the run failed for localhost"
+workspace gate "$PIOPIY_PLAN_DIR" incomplete null localhost=failed
+grep -qF '| localhost | | | | | not compared (failed) |' "$PIOPIY_PLAN_DIR/plan.md"
+expect_status 18 ansible-playbook -i inventory.yml gate.yml --check -e gate_rescued=localhost
+workspace gate "$PIOPIY_PLAN_DIR" incomplete null localhost=failed
+expect_status 16 ansible-playbook -i inventory.yml gate.yml --check -e gate_hidden=localhost
+workspace gate "$PIOPIY_PLAN_DIR" drift true localhost=ok
+grep -qF '| localhost | (hidden by no_log) | | | | change (hidden) |' "$PIOPIY_PLAN_DIR/plan.md"
+grep -qF '1 change(s) (1 hidden by no_log) in 1 environment(s): localhost.' "$PIOPIY_PLAN_DIR/plan.md"
+expect_status 18 ansible-playbook -i inventory.yml gate.yml --check -e gate_ignored=node01 -e gate_hidden=node02
+workspace gate "$PIOPIY_PLAN_DIR" incomplete true node01=failed node02=ok
+PIOPIY_DRIFT_EXIT=false expect_status 0 ansible-playbook -i inventory.yml gate.yml --check -e gate_ignored=localhost
+unset ANSIBLE_HOST_PATTERN_MISMATCH
+workspace no-writes
+
 echo "== guard rails stop a mistake before any write"
 expect_status 2 ansible-playbook -i "$inventory" piopiy.voice.support_agent --limit dev -e '{"support_agent_phone_number": []}'
 expect_output "unknown variable(s) for the support_agent role in dev: support_agent_phone_number (did you mean support_agent_phone_numbers?)"
@@ -151,14 +181,14 @@ expect_output "agent {{ 6 * 7 }}"
 workspace no-writes
 
 echo "== the per-run cap: the drift above is 2 route changes in 2 environments; over the cap nothing is written"
-audit_lines=$(wc -l <"$PIOPIY_AUDIT_LOG")
+audit_lines=$(audit_count)
 workspace clear-log
 expect_status 2 ansible-playbook -i "$inventory" piopiy.voice.support_agent -e support_agent_max_route_changes_per_run=1
 expect_output "the run would make 2 route change(s) in 2 environment(s), more than support_agent_max_route_changes_per_run=1:"
 expect_output "cafe-deja-vu 1 (map +19499800005); sales-bot 1 (map +19499800003). Nothing was changed in any environment"
 expect_recap_changed ''  # the plan of every workspace first is a prediction, not a change
 workspace no-writes
-test "$(wc -l <"$PIOPIY_AUDIT_LOG")" -eq "$audit_lines"  # the plan first runs in check mode: nothing in the audit trail
+test "$(audit_count)" -eq "$audit_lines"  # the plan first runs in check mode: nothing in the audit trail
 # A dry run says the same: it checks what every workspace planned against the cap.
 expect_status 2 ansible-playbook -i "$inventory" piopiy.voice.support_agent -e support_agent_max_route_changes_per_run=1 --check
 expect_output "cafe-deja-vu 1 (map +19499800005); sales-bot 1 (map +19499800003). Nothing was changed in any environment"

@@ -112,9 +112,10 @@ def plan(_emulator, directory, drift, *rows):
     without it (every row then is); a wanted field may list the values it accepts as a|b."""
     with open(os.path.join(directory, 'plan.json'), encoding='utf-8') as handle:
         data = json.load(handle)
-    expect(data['schema_version'] == 1 and data['mode'] == ('apply' if drift == 'applied' else 'check'), 'plan header differs', data)
+    expect(data['schema_version'] == 2 and data['mode'] == ('apply' if drift == 'applied' else 'check'), 'plan header differs', data)
     if drift != 'applied':
         expect(data['drift'] == (drift == 'drift'), 'drift flag differs', data['drift'])
+        expect(data['status'] == ('drift' if drift == 'drift' else 'no_drift'), 'run status differs', data['status'])
     got = []
     for environment in data['environments']:
         for change in environment['changes']:
@@ -185,7 +186,20 @@ def row_matches(wanted, got):
     return len(wanted_fields) == len(got_fields) and all(value in field.split('|') for field, value in zip(wanted_fields, got_fields))
 
 
-COMMANDS = {'seed': seed, 'seed-special': seed_special, 'special-exported': special_exported, 'finish-rotation': finish_rotation,
+def gate(_emulator, directory, status, drift, *environments):
+    """plan.json says this run status and drift flag (true, false or null), and these environment=status pairs;
+    plan.md never says that every environment matches unless the status is no_drift."""
+    with open(os.path.join(directory, 'plan.json'), encoding='utf-8') as handle:
+        data = json.load(handle)
+    expect((data['status'], json.dumps(data['drift'])) == (status, drift), 'run status and drift differ', data)
+    got = sorted('%s=%s' % (environment['environment'], environment['status']) for environment in data['environments'])
+    expect(got == sorted(environments), 'environment statuses differ', got, sorted(environments))
+    with open(os.path.join(directory, 'plan.md'), encoding='utf-8') as handle:
+        text = handle.read()
+    expect(('every environment matches' in text) == (status == 'no_drift'), 'plan.md summary does not fit the status', text)
+
+
+COMMANDS = {'gate': gate, 'seed': seed, 'seed-special': seed_special, 'special-exported': special_exported, 'finish-rotation': finish_rotation,
             'behind-the-back': behind_the_back, 'no-secrets': no_secrets, 'exported': exported, 'plan': plan}
 
 

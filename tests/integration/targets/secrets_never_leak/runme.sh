@@ -18,7 +18,7 @@ export ANSIBLE_INJECT_INVOCATION=true
 "$python" ../setup_piopiy/files/emulator_admin.py "$config" reset
 
 status=0
-ansible-playbook -i inventory.yml -e "@$config" secrets.yml -vvvv "$@" >"$scratch/output.txt" 2>&1 || status=$?
+ansible-playbook -i inventory.yml -e "@$config" -e @hostile_keys.yml secrets.yml -vvvv "$@" >"$scratch/output.txt" 2>&1 || status=$?
 if [ "$status" -ne 0 ]; then
     tail -n 80 "$scratch/output.txt"
     echo "the playbook failed (exit $status)" >&2

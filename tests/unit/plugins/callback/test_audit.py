@@ -16,9 +16,12 @@ import threading
 
 import pytest
 
+from ansible import context
 from ansible.plugins.loader import callback_loader
+from ansible.utils.context_objects import CLIArgs
 
-from ansible_collections.piopiy.voice.plugins.callback.audit import FIELDS, AuditLog, append_line, build_lines, parse_syslog_address, redact
+from ansible_collections.piopiy.voice.plugins.callback.audit import FIELDS, AuditLog, append_line, build_lines, parse_syslog_address
+from ansible_collections.piopiy.voice.plugins.module_utils.client_redact import redact_data as redact
 
 CONTEXT = {
     'time': '2025-01-31T09:15:02.123Z', 'run_id': 'run-1', 'playbook': '/srv/site.yml', 'play': 'Support', 'host': 'node01',
@@ -88,9 +91,15 @@ def test_each_route_operation_gives_its_own_line():
     {'changed': False, 'operations': []},
     {'changed': False, 'agents': [AGENT_BEFORE]},
 ], ids=['unchanged', 'info module'])
-def test_a_result_without_operations_gives_one_none_line(result):
-    (line,) = build_lines(CONTEXT, result, failed=False)
-    assert (line['operation'], line['changed'], line['failed'], line['message']) == ('none', False, False, None)
+def test_a_read_or_a_no_op_gives_no_line(result):
+    """The trail has one line per create, update, delete, map or unmap: reads and no-ops are not changes (they were 12 of
+    the demo's 30 lines)."""
+    assert build_lines(CONTEXT, result, failed=False) == []
+
+
+def test_a_failed_read_gives_a_none_line_naming_no_resource():
+    (line,) = build_lines(CONTEXT, {'changed': False, 'agents': [], 'msg': 'API key rejected (401)'}, failed=True)
+    assert (line['operation'], line['changed'], line['failed'], line['message']) == ('none', False, True, 'API key rejected (401)')
     assert all(line[field] is None for field in ('resource', 'agent_id', 'agent_name', 'phone_number', 'before', 'after'))
 
 
@@ -262,15 +271,23 @@ CREATE = {'changed': True, 'operations': [
     {'op': 'create', 'resource': 'agent', 'id': 'agent_1', 'name': 'prod-support-agent', 'before': None, 'after': AGENT_BEFORE}]}
 
 
+def command_line(monkeypatch, *playbooks):
+    """The ansible-playbook command line the plugin reads its playbooks from (context.CLIARGS, public)."""
+    monkeypatch.setattr(context, 'CLIARGS', CLIArgs({'args': playbooks, 'check': False}))
+
+
 @pytest.fixture
 def plugin_factory(tmp_path, monkeypatch):
     monkeypatch.setenv('PIOPIY_AUDIT_LOG', str(tmp_path / 'audit.jsonl'))
     monkeypatch.delenv('PIOPIY_API_KEY', raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'site.yml').write_text('[]\n')
+    command_line(monkeypatch, 'site.yml')
 
     def make():
         plugin = callback_loader.get('piopiy.voice.audit')
         plugin.set_options()
-        plugin.v2_playbook_on_start(Stub(_file_name='site.yml'))
+        plugin.v2_playbook_on_start(Stub())  # nothing private of the Playbook object is read
         plugin.v2_playbook_on_play_start(Stub(get_name=lambda: 'Support'))
         return plugin
     return make
@@ -296,13 +313,23 @@ def test_the_plugin_writes_the_lines_of_piopiy_results_only(plugin_factory, tmp_
     plugin.v2_runner_on_failed(task_result('piopiy.voice.piopiy_agent_info', {'msg': 'Bearer pk_test_acme_0001 refused'}, host='node02'),
                                ignore_errors=True)
     (created, failed) = read_lines(tmp_path / 'audit.jsonl')
-    assert (created['playbook'], created['play'], created['host'], created['task']) == (os.path.abspath('site.yml'), 'Support', 'node01', 'Ensure the agent')
+    assert (created['playbook'], created['play'], created['host'], created['task']) == (str(tmp_path / 'site.yml'), 'Support', 'node01', 'Ensure the agent')
     assert (created['module'], created['operation'], created['check_mode'], created['agent_id']) == ('piopiy.voice.piopiy_agent', 'create', False, 'agent_1')
     assert re.match(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$', created['time'])
     assert (failed['host'], failed['module'], failed['operation'], failed['failed']) == ('node02', 'piopiy.voice.piopiy_agent_info', 'none', True)
     assert failed['message'] == 'Bearer ******** refused'
     assert created['run_id'] == failed['run_id']
     assert created['user'] and created['user'] == failed['user']
+
+
+def test_each_playbook_of_the_command_line_is_named_in_turn(plugin_factory, tmp_path, monkeypatch):
+    command_line(monkeypatch, 'site.yml', 'piopiy.voice.support_agent')
+    plugin = plugin_factory()
+    plugin.v2_runner_on_ok(task_result('piopiy.voice.piopiy_agent', CREATE))
+    plugin.v2_playbook_on_start(Stub())
+    plugin.v2_runner_on_ok(task_result('piopiy.voice.piopiy_agent', CREATE))
+    first, second = read_lines(tmp_path / 'audit.jsonl')
+    assert (first['playbook'], second['playbook']) == (str(tmp_path / 'site.yml'), 'piopiy.voice.support_agent')
 
 
 def test_a_task_in_check_mode_gives_no_line_by_default(plugin_factory, tmp_path):

@@ -12,6 +12,7 @@ import socket
 import threading
 
 import pytest
+import requests
 
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import settle_create
 from ansible_collections.piopiy.voice.plugins.module_utils.client_api import (
@@ -311,6 +312,45 @@ def test_error_bodies_that_echo_credentials_are_redacted(emulator, client):
     assert error.value.status == 404
     assert ACME_KEY not in str(error.value) and ACME_KEY not in repr(error.value.message)
     assert 'Bearer ********' in str(error.value)
+
+
+HOSTILE_KEY = 'ws_acme:Zq9f"Leak\\Check/caf\u00e9Tail'
+HOSTILE_FRAGMENTS = ('ws_acme', 'Zq9f', 'Leak', 'Check', 'Tail')
+
+
+@pytest.mark.parametrize('as_text', [False, True], ids=['JSON error echoing the key', 'text/plain error read as latin-1'])
+def test_a_key_echoed_in_any_form_never_reaches_the_error(emulator, sleeps, as_text):
+    """A key with a colon, a quote, a backslash and an e-acute, echoed by a 401: as JSON (escaped) or as UTF-8 text that the
+    client decodes as latin-1. Before, the first printed `Bearer ********:Zq9f...`, the second the whole key re-decoded."""
+    emulator.faults(echo_auth_in_errors=True, errors_as_text=as_text)
+    client = PiopiyClient(HOSTILE_KEY, emulator.api_base, timeout=5, sleep=sleeps)
+
+    with pytest.raises(PiopiyAPIError) as error:
+        client.list_agents()
+
+    text = str(error.value) + repr(error.value.message)
+    assert error.value.status == 401 and 'Bearer ********' in text
+    assert not [fragment for fragment in HOSTILE_FRAGMENTS if fragment in text], text
+
+
+def test_a_text_body_is_redacted_before_it_is_cut_short(emulator):
+    """The first 200 characters of a text error body are kept: a key across that cut must not leave its first half."""
+    key = 'pk_wrong_' + 'k' * 40 + 'Tail'
+    response = requests.Response()
+    response.status_code, response.reason = 401, 'Unauthorized'
+    response._content = ('x' * 180 + ' ' + key + ' rest').encode('utf-8')  # pylint: disable=protected-access
+    response.headers['Content-Type'] = 'text/plain'
+    client = PiopiyClient(key, emulator.api_base)
+
+    error = client._api_error('GET', '/ai-agents', response, 1)  # pylint: disable=protected-access
+
+    assert 'kkkk' not in str(error) and '********' in str(error)
+
+
+def test_a_key_with_a_typographic_apostrophe_is_refused_naming_api_key():
+    problem = api_key_problem('pk_live_it\u2019s')
+    assert problem.startswith('api_key contains U+2019 RIGHT SINGLE QUOTATION MARK') and 'pk_live' not in problem
+    assert api_key_problem('pk_live_caf\u00e9') is None  # latin-1 travels in a header
 
 
 def test_redact_removes_key_bearer_and_agent_tokens():
