@@ -39,8 +39,8 @@ def test_plan_md_marks_money_moves_so_a_reviewer_cannot_miss_them():
     data = plan.as_data(check_mode=True)
     text = render_markdown(data, rows_as_text(plan))
     assert '**Money**: this run would buy 1 number(s): +19499810000 (dev); would release 1 number(s): +19499800003 (dev).' in text
-    assert '| dev |  | +19499810000 | (not purchased) | purchased | **BUY** (spends money) |' in text
-    assert '| dev |  | +19499800003 | purchased | (not purchased) | **RELEASE** (the number may be lost) |' in text
+    assert '| dev | | +19499810000 | (not purchased) | purchased | **BUY** (spends money) |' in text
+    assert '| dev | | +19499800003 | purchased | (not purchased) | **RELEASE** (the number may be lost) |' in text
     assert [change['action'] for change in data['environments'][0]['changes']] == ['release', 'buy']  # sorted by number
     applied = render_markdown(plan.as_data(check_mode=False), rows_as_text(plan))
     assert '**Money**: this run bought 1 number(s): +19499810000 (dev); released 1 number(s): +19499800003 (dev).' in applied
