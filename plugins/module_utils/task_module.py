@@ -23,6 +23,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.client_api import (
     DEFAULT_API_BASE,
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
+    UNPUBLISHED_CALLS,
     PiopiyAPIError,
     PiopiyClient,
     api_base_problem,
@@ -37,7 +38,8 @@ from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import (
     problems_message,
     report,
 )
-from ansible_collections.piopiy.voice.plugins.module_utils.engine_lock import LockTimeout
+from ansible_collections.piopiy.voice.plugins.module_utils.client_capabilities import AUTO, PROFILES, Capabilities, CapabilityCache
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_lock import LockTimeout, capabilities_path, lock_dir, own_directory
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import parse_phone_numbers
 
 API_KEY_VARIABLE = 'PIOPIY_API_KEY'
@@ -58,6 +60,7 @@ def connection_argument_spec():
         api_base=dict(type='str', default=DEFAULT_API_BASE, fallback=(env_fallback, ['PIOPIY_API_BASE'])),
         timeout=dict(type='float', default=30.0),
         validate_certs=dict(type='bool', default=True),
+        api_profile=dict(type='str', choices=list(PROFILES), default=AUTO, fallback=(env_fallback, ['PIOPIY_API_PROFILE'])),
     )
 
 
@@ -124,17 +127,39 @@ def guard_rails(params):
     return dict(max_changes=params['max_route_changes'], protected=protected, allow_protected=params['allow_protected_changes']), problems
 
 
-def piopiy_client(module, pool_size=16):
+def piopiy_client(module, pool_size=16, **options):
     params = module.params
     warning = insecure_transport_warning(params['api_base'])
     if warning:
         module.warn(warning)
-    return PiopiyClient(params['api_key'], params['api_base'], params['timeout'], params['validate_certs'], pool_size=pool_size)
+    return PiopiyClient(params['api_key'], params['api_base'], params['timeout'], params['validate_certs'], pool_size=pool_size,
+                        capabilities=run_capabilities(params), **options)
+
+
+def run_capabilities(params):
+    """The capability record of the task, with what earlier tasks of the run learned (client_capabilities explains the cache)."""
+    cache = None
+    if params['api_profile'] != 'extended':
+        try:
+            own_directory(lock_dir())
+            cache = CapabilityCache(capabilities_path(params['api_base'], params['api_key']))
+        except OSError:
+            cache = None  # each task then learns for itself: one more request per task and missing call
+    return Capabilities(params['api_profile'], UNPUBLISHED_CALLS, cache)
 
 
 def fail_api(module, error, **result):
     """Turn an API error into a task failure whose message a user can act on."""
     module.fail_json(msg=str(error), **dict(error.facts(), **result))
+
+
+def capability_report(module, client):
+    """The calls this API lacks, as the result's missing_calls (only when there are some); a cache that failed is a warning."""
+    capabilities = client.capabilities
+    if capabilities.cache_problem:
+        module.warn(capabilities.cache_problem + ': each task of the run learns the missing calls for itself')
+    missing = capabilities.missing_calls()
+    return {'missing_calls': missing} if missing else {}
 
 
 @dataclass(frozen=True)
@@ -190,6 +215,7 @@ def run_task(module, task, workers=1):
     operations, failures, changed = report(outcomes)
     shown = task.result(state, outcomes)
     result = dict(shown.values, changed=changed, operations=operations)
+    result.update(capability_report(module, client))
     # Always returned: Ansible shows a result's diff only with --diff (or diff: true), and AnsibleModule has no public flag.
     result['diff'] = {'before': shown.before, 'after': shown.after}
     late = task.problems_after_apply()

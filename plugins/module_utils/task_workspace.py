@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.piopiy.voice.plugins.module_utils.client_api import PiopiyAPIError, PiopiyClient, insecure_transport_warning
+from ansible_collections.piopiy.voice.plugins.module_utils.client_api import PiopiyAPIError
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import (
     WriteDoor,
     failure_message,
@@ -36,6 +36,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.task_module import (
     guard_rails,
     held,
     parallel_requests_problem,
+    piopiy_client,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import NumbersByAgent
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_token_file import write_secret_file
@@ -58,12 +59,8 @@ class FleetRun:
 
     def _client(self):
         params = self.params
-        warning = insecure_transport_warning(params['api_base'])
-        if warning:
-            self.module.warn(warning)
-        return PiopiyClient(params['api_key'], params['api_base'], params['timeout'], params['validate_certs'],
-                            pool_size=max(1, params['parallel_requests']), max_requests_per_second=params['max_requests_per_second'],
-                            rate_limited_attempts=RATE_LIMITED_ATTEMPTS)
+        return piopiy_client(self.module, pool_size=max(1, params['parallel_requests']),
+                             max_requests_per_second=params['max_requests_per_second'], rate_limited_attempts=RATE_LIMITED_ATTEMPTS)
 
     def keep_token(self, environment):
         """Where the token of the agent created for this environment goes: a 0600 file under token_dir, or nowhere."""

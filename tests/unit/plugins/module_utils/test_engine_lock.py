@@ -125,7 +125,7 @@ class Exited(Exception):
 
 class FakeModule:
     def __init__(self):
-        self.params = {'api_key': KEY, 'api_base': BASE, 'timeout': 1.0, 'validate_certs': True}
+        self.params = {'api_key': KEY, 'api_base': BASE, 'timeout': 1.0, 'validate_certs': True, 'api_profile': 'extended'}
         self.check_mode = False
         self._diff = False
 
