@@ -183,15 +183,19 @@ class MissingCallError(PiopiyAPIError):
     def __init__(self, missing, status=None, code=None, request_id=None, attempts=1):
         self.call = missing.call
         self.reason = missing.reason
+        self.advice = None  # what to do instead, set by the feature that needed the call; else what still works
         method, _space, path = missing.call.partition(' ')
         super().__init__(method, path, status=status, code=code, request_id=request_id, attempts=attempts)
 
     def describe(self):
         text = ('%s is not available on this API (%s): it is one of the calls Piopiy does not publish; %s'
-                % (self.call, self.reason, PUBLISHED_WORKS))
+                % (self.call, self.reason, self.advice or PUBLISHED_WORKS))
         if self.request_id:
             text += ' [request %s]' % self.request_id
         return text
+
+    def __str__(self):
+        return self.describe()  # the advice may be set after the error is made
 
     def facts(self):
         return dict(super().facts(), missing_call=self.call)

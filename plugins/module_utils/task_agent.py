@@ -15,6 +15,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import
     find_by_id,
     find_by_name,
     language_problem,
+    language_unknown_warning,
     normalize_agent,
     plan_agent_absent,
     plan_agent_present,
@@ -40,6 +41,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.task_module import (
     guard_rails,
     parallel_requests_problem,
     run_task,
+    warn_routes_unknown,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation import (
     IDLE,
@@ -52,6 +54,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation imp
     rotation_problem_in_progress,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import (
+    ROUTE_UNKNOWN,
     RouteBook,
     guard_problems,
     numbers_routed_to,
@@ -299,9 +302,10 @@ class AgentTask(PiopiyTask):
         if params['state'] == 'absent':
             if current:
                 # The API refuses to delete an agent with routes: read them, so that check mode predicts the refusal.
-                state['book'] = RouteBook(client.list_routes(agent_id=current['id']))
+                state['book'] = RouteBook.read(client, with_purchased=False, agent_id=current['id'])
         elif self.numbers is not None:
             state['book'] = RouteBook.read(client)
+        warn_routes_unknown(self.module, client, state['book'])
         return state
 
     def plan(self, client, state):
@@ -317,10 +321,12 @@ class AgentTask(PiopiyTask):
             if current is None:
                 return plan
             self.agent_id = current['id']
+            known = state['book'].known  # else: no route can be read or removed, and the API's refusal of the delete says so
             if self.numbers == []:  # phone_numbers: [] unmaps them all, then deletes
                 unmaps = plan_unmap_all(client, state['book'], current['id'])
-                return plan.extend(unmaps).extend(plan_agent_absent(client, current, [], stage=1, requires=unmaps.operations))
-            return plan.extend(plan_agent_absent(client, current, state['book'].routed_to(current['id'])))
+                return plan.extend(unmaps).extend(plan_agent_absent(client, current, [], stage=1, requires=unmaps.operations,
+                                                                    routes_known=known))
+            return plan.extend(plan_agent_absent(client, current, state['book'].routed_to(current['id']), routes_known=known))
         if params['id'] and current is None:
             plan.problems.append('no agent with id %s in this workspace: an agent is never created from an id; '
                                  'remove id to create one by name' % params['id'])
@@ -333,11 +339,12 @@ class AgentTask(PiopiyTask):
             if operation.action == 'create':
                 self.keeper.kept(operation)
         plan.extend(agent_plan)
-        warning = lost_token_warning(params, current)
-        if warning and not plan.problems:
-            self.module.warn(warning)
+        for warning in (lost_token_warning(params, current), language_unknown_warning(client, current, params['language'])):
+            if warning and not plan.problems:
+                self.module.warn(warning)
         if self.numbers is not None:
-            plan.extend(plan_routes_present(client, state['book'], self.numbers, self.agent_id, params['purge_phone_numbers'], stage=1))
+            plan.extend(plan_routes_present(client, state['book'], self.numbers, self.agent_id, params['purge_phone_numbers'], stage=1,
+                                            exclusive_option='purge_phone_numbers'))
         return plan
 
     def result(self, state, outcomes):
@@ -350,12 +357,18 @@ class AgentTask(PiopiyTask):
             after, book, converging = self.converged
             agent_id, outcomes = after['id'], converging
         before = dict(current) if current else None
+        values = dict(self.keeper.extra)
         if self.numbers is not None and before:
             before['phone_numbers'] = state['book'].routed_to(current['id'])
+            if not state['book'].known:  # the diff says so per number, rather than claiming the agent has none
+                before['phone_numbers'] = dict((number, ROUTE_UNKNOWN) for number in self.numbers)
         if self.numbers is not None and after is not None:
             after = dict(after, phone_numbers=numbers_routed_to(book.after(outcomes), agent_id))
+        if state['book'] is not None and not state['book'].known:
+            values['routes_unknown'] = True
         after = rendered(after)
-        return TaskReport(dict(self.keeper.extra, agent=after or {}), before or {}, after or {})
+        values['agent'] = after or {}
+        return TaskReport(values, before or {}, after or {})
 
     def problems_after_apply(self):
         return self.keeper.late + self.late

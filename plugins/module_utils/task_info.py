@@ -17,14 +17,16 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import
     find_by_name,
     normalize_agent,
 )
-from ansible_collections.piopiy.voice.plugins.module_utils.client_api import PiopiyAPIError
+from ansible_collections.piopiy.voice.plugins.module_utils.client_api import GET_AGENT, PiopiyAPIError
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import problems_message
 from ansible_collections.piopiy.voice.plugins.module_utils.task_module import (
     PARALLEL_REQUESTS_SPEC,
     empty_id_problems,
+    capability_report,
     fail_api,
     parallel_requests_problem,
     piopiy_client,
+    warn_routes_unknown,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import RouteBook, parse_phone_numbers
 
@@ -46,11 +48,15 @@ def run_agent_info(module):
     if problems:
         module.fail_json(msg=problems_message(problems), problems=problems)
     try:
-        agents = find_agents(piopiy_client(module, pool_size=params['parallel_requests']), params['name'], params['id'],
-                             params['with_language'], params['parallel_requests'])
+        client = piopiy_client(module, pool_size=params['parallel_requests'])
+        agents = find_agents(client, params['name'], params['id'], params['with_language'], params['parallel_requests'])
     except PiopiyAPIError as error:
         fail_api(module, error)
-    module.exit_json(changed=False, agents=agents)
+    unknown = sorted(agent['name'] for agent in agents if agent.get('language') is None)
+    if params['with_language'] and unknown and client.capabilities.lacks(GET_AGENT):
+        module.warn('the language of %d agent(s) is unknown (%s): the API\'s list leaves it out, and %s is not available (%s)'
+                    % (len(unknown), ', '.join(unknown), GET_AGENT, client.capabilities.lacks(GET_AGENT).reason))
+    module.exit_json(changed=False, agents=agents, **capability_report(module, client))
 
 
 def find_agents(client, name=None, agent_id=None, with_language=False, workers=1):
@@ -86,14 +92,20 @@ def run_route_info(module):
     if problems:
         module.fail_json(msg=problems_message(problems), problems=problems)
     try:
-        routes, numbers = read_routes(module, piopiy_client(module), number)
+        client = piopiy_client(module)
+        book, routes, numbers = read_routes(module, client, number)
     except PiopiyAPIError as error:
         fail_api(module, error)
-    module.exit_json(changed=False, routes=routes, phone_numbers=numbers)
+    result = dict(changed=False, routes=routes, phone_numbers=numbers)
+    if not book.known:
+        warn_routes_unknown(module, client, book)
+        result['routes_unknown'] = True  # routes is then empty, and no number's agent_id is known
+    result.update(capability_report(module, client))
+    module.exit_json(**result)
 
 
 def read_routes(module, client, number):
-    """(routes, purchased numbers) matching the filters; fails when agent_name is ambiguous."""
+    """(the route book, routes, purchased numbers) matching the filters; fails when agent_name is ambiguous."""
     params = module.params
     agent_id, name = params['agent_id'], params['agent_name']
     everything = agent_id is None and name is None
@@ -106,7 +118,7 @@ def read_routes(module, client, number):
         agent_id = lookup.agent['id'] if lookup.agent else None
     routes = [book.routes[key] for key in sorted(book.routes)
               if (everything or book.routes[key]['agent_id'] == agent_id) and number in (None, key)]
-    return routes, purchased_numbers(client, number, book)
+    return book, routes, purchased_numbers(client, number, book)
 
 
 def purchased_numbers(client, only, book):

@@ -37,10 +37,11 @@ from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import (
     planned_outcomes,
     problems_message,
     report,
+    uncertain_records,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.client_capabilities import AUTO, PROFILES, Capabilities, CapabilityCache
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_lock import LockTimeout, capabilities_path, lock_dir, own_directory
-from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import parse_phone_numbers
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import parse_phone_numbers, routes_unknown_warning
 
 API_KEY_VARIABLE = 'PIOPIY_API_KEY'
 MAX_PARALLEL_REQUESTS = 64
@@ -153,6 +154,12 @@ def fail_api(module, error, **result):
     module.fail_json(msg=str(error), **dict(error.facts(), **result))
 
 
+def warn_routes_unknown(module, client, book):
+    """Once per run: why the current routes are unknown, and what the tasks do about it."""
+    if book is not None and not book.known and client.capabilities.first_notice('routes unknown'):
+        module.warn(routes_unknown_warning(book))
+
+
 def capability_report(module, client):
     """The calls this API lacks, as the result's missing_calls (only when there are some); a cache that failed is a warning."""
     capabilities = client.capabilities
@@ -216,6 +223,9 @@ def run_task(module, task, workers=1):
     shown = task.result(state, outcomes)
     result = dict(shown.values, changed=changed, operations=operations)
     result.update(capability_report(module, client))
+    unknown = uncertain_records(outcomes)
+    if unknown:  # check mode: writes that would be sent, whose effect cannot be known (see the task's routes_unknown)
+        result['unknown'] = unknown
     # Always returned: Ansible shows a result's diff only with --diff (or diff: true), and AnsibleModule has no public flag.
     result['diff'] = {'before': shown.before, 'after': shown.after}
     late = task.problems_after_apply()

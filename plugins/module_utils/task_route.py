@@ -19,6 +19,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.task_module import (
     guard_rails,
     parallel_requests_problem,
     run_task,
+    warn_routes_unknown,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import (
     RouteBook,
@@ -51,6 +52,7 @@ class RouteTask(PiopiyTask):
 
     def read(self, client):
         book = RouteBook.read(client)
+        warn_routes_unknown(self.module, client, book)
         agent_id, name = self.params['agent_id'], self.params['agent_name']
         if agent_id and book.routed_to(agent_id):
             return {'book': book, 'agent_id': agent_id, 'problem': None}  # a route points to it, so it exists: no need to read it
@@ -92,6 +94,8 @@ class RouteTask(PiopiyTask):
         after = [rendered(routes_after.get(number) or disconnected(number)) for number in handled]
         before = [book.route(number) or disconnected(number) for number in handled]
         values = {'routes': after}
+        if not book.known:
+            values['routes_unknown'] = True
         if self.params['phone_number']:
             values['route'] = next(route for route in after if route['phone_number'] == self.numbers[0])
         return TaskReport(values, {'routes': before}, {'routes': after})
