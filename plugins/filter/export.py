@@ -157,7 +157,7 @@ def hosts_file(hosts):
     return '\n'.join(lines) + '\n'
 
 
-def host_vars_file(host, agent, conventional, numbers):
+def host_vars_file(host, agent, conventional, numbers, routes_unknown=False):
     lines = ['---', '# Agent %s (%s), exported by piopiy.voice.export.' % (comment_text(agent['name']), agent['id'])]
     if conventional:
         lines.append('# Its name follows the role\'s convention, <environment>-support-agent: no support_agent_name needed.')
@@ -167,7 +167,12 @@ def host_vars_file(host, agent, conventional, numbers):
         lines.append('support_agent_language: %s' % yaml_string(agent['language']))
     else:
         lines.append('# The API did not tell its language; without support_agent_language the role keeps it.')
-    if numbers:
+    if routes_unknown:
+        # Never an empty list: the role would then unmap every number of the agent, or refuse; unset, it refuses to run.
+        lines.append('# Its numbers are unknown: the API has no GET /phone-number-routing, so the export could not read its routes.')
+        lines.append('# List them here before running the role over this host (until then the role refuses to run for it):')
+        lines.append('# support_agent_phone_numbers: ["+19499800001"]')
+    elif numbers:
         lines.append('support_agent_phone_numbers:')
         lines.extend('  - %s' % yaml_string(number) for number in numbers)
     else:
@@ -195,39 +200,57 @@ def number_ranges(numbers):
     return lines
 
 
-def report_file(hosts, left_out, orphans, unrouted):
+ROUTES_UNKNOWN_REPORT = [
+    '# Routes: UNKNOWN. The API has no GET /phone-number-routing (Piopiy does not publish it), so the export could not read',
+    '# which number routes to which agent. The host files list no numbers: add each environment\'s',
+    '# support_agent_phone_numbers before running piopiy.voice.support_agent over the inventory.',
+    '',
+]
+
+
+def report_file(hosts, left_out, orphans, unrouted, routes_unknown=False):
     lines = ['# piopiy.voice.export report: what the inventory beside this file does not manage.',
              '# Nothing here is changed by running piopiy.voice.support_agent over the inventory.',
              '#',
              '# Environments exported: %d (%s)' % (len(hosts), ', '.join(hosts) or 'none'),
-             '',
+             '']
+    if routes_unknown:
+        lines.extend(ROUTES_UNKNOWN_REPORT)
+    lines.extend([
              '# Agents left out of the inventory: %d' % len(left_out),
-             '# The role cannot reproduce them exactly; fix them in the dashboard and export again.']
+             '# The role cannot reproduce them exactly; fix them in the dashboard and export again.'])
     for entry in left_out:
         agent = entry['agent']
         numbers = ', '.join(entry['numbers']) or 'none'
         lines.append('%s (%s): %s; numbers: %s' % (comment_text(str(agent.get('name'))), agent['id'], entry['reason'], numbers))
     lines.extend(['', '# Routes to agents the API did not list: %d' % len(orphans)])
     lines.extend('%s -> %s' % (number, agent_id) for number, agent_id in orphans)
-    lines.extend(['', '# Purchased numbers with no route: %d' % len(unrouted),
-                  '# Add them to an environment\'s support_agent_phone_numbers to route them.'])
+    if routes_unknown:
+        lines.extend(['', '# Purchased numbers, routes unknown: %d' % len(unrouted)])
+    else:
+        lines.extend(['', '# Purchased numbers with no route: %d' % len(unrouted),
+                      '# Add them to an environment\'s support_agent_phone_numbers to route them.'])
     lines.extend(number_ranges(unrouted))
     return '\n'.join(lines) + '\n'
 
 
-def export_inventory(agents, routes, purchased_numbers):
+def export_inventory(agents, routes, purchased_numbers, routes_unknown=False):
     """{relative path: text} of the inventory, plus a summary, for agents (with languages), routes and purchased numbers.
 
     agents: piopiy_agent_info's agents, each with its language filled in; routes and purchased_numbers: the routes
-    and phone_numbers of piopiy_number_route_info.
+    and phone_numbers of piopiy_number_route_info; routes_unknown: its routes_unknown (the routes could not be read):
+    the host files then list no numbers at all, and say so, rather than an empty list that would unmap them.
     """
+    if routes_unknown:
+        routes = []
     kept, left_out, orphans, unrouted, numbers = sort_workspace(list(agents), list(routes), list(purchased_numbers))
     assigned = assign_hosts(kept)
     hosts = [host for host, _agent, _conventional in assigned]
-    files = {'hosts.yml': hosts_file(hosts), REPORT: report_file(hosts, left_out, orphans, unrouted)}
+    files = {'hosts.yml': hosts_file(hosts), REPORT: report_file(hosts, left_out, orphans, unrouted, routes_unknown)}
     for host, agent, conventional in assigned:
-        files['host_vars/%s.yml' % host] = host_vars_file(host, agent, conventional, numbers.get(agent['id'], []))
+        files['host_vars/%s.yml' % host] = host_vars_file(host, agent, conventional, numbers.get(agent['id'], []), routes_unknown)
     return {
+        'routes_unknown': bool(routes_unknown),
         'files': files,
         'hosts': hosts,
         'left_out': [{'id': entry['agent']['id'], 'name': entry['agent'].get('name'), 'reason': entry['reason']} for entry in left_out],

@@ -115,11 +115,12 @@ def update_advice(current, changes, reason=None):
             'mapped to it again)' % (current['name'], current['id'], wanted, UPDATE_AGENT, ' (%s)' % reason if reason else ''))
 
 
-def plan_agent_present(client, current, name, language, keep_token, stage=0):
+def plan_agent_present(client, current, name, language, keep_token, stage=0, update_missing=None):
     """(plan, the agent's id or a Pending for an agent the plan creates).
 
     A language of None keeps an existing agent's language and gives a new one the default.
     keep_token(token) receives the token of a created agent; None when its answer was lost.
+    update_missing: the MissingCall of PATCH /ai-agents/{id} when the API is known not to have it: a change is then a problem.
     """
     if current is None:
         new_id = Pending(NEW_AGENT)
@@ -130,9 +131,8 @@ def plan_agent_present(client, current, name, language, keep_token, stage=0):
                    if value is not None and current.get(field) != value and not (field == 'language' and current.get(field) is None))
     if not changes:
         return Plan(), current['id']
-    missing = client.capabilities.lacks(UPDATE_AGENT)
-    if missing:
-        return Plan(problems=[update_advice(current, changes, missing.reason)]), current['id']
+    if update_missing:
+        return Plan(problems=[update_advice(current, changes, update_missing.reason)]), current['id']
     return Plan([_update(client, current, changes, stage)]), current['id']
 
 

@@ -21,7 +21,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import
     plan_agent_present,
     rename_problem,
 )
-from ansible_collections.piopiy.voice.plugins.module_utils.client_api import PiopiyAPIError
+from ansible_collections.piopiy.voice.plugins.module_utils.client_api import UPDATE_AGENT, PiopiyAPIError
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Plan, rendered
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_workspace import (
     CONVERGENCE_ROUNDS,
@@ -334,7 +334,8 @@ class AgentTask(PiopiyTask):
         if state['agents'] is not None:
             plan.problems.append(rename_problem(state['agents'], current, params['name']))
             plan.problems = [problem for problem in plan.problems if problem]
-        agent_plan, self.agent_id = plan_agent_present(client, current, params['name'], params['language'], self.keeper.take)
+        agent_plan, self.agent_id = plan_agent_present(client, current, params['name'], params['language'], self.keeper.take,
+                                                       update_missing=client.capabilities.lacks(UPDATE_AGENT))
         for operation in agent_plan.operations:
             if operation.action == 'create':
                 self.keeper.kept(operation)
