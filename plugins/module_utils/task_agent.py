@@ -47,6 +47,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation imp
     IDLE,
     PREPARED,
     due_reason,
+    missing_calls_problem,
     plan_create_successor,
     plan_finish,
     plan_replace_lost_successor,
@@ -344,8 +345,14 @@ class AgentTask(PiopiyTask):
             if warning and not plan.problems:
                 self.module.warn(warning)
         if self.numbers is not None:
-            plan.extend(plan_routes_present(client, state['book'], self.numbers, self.agent_id, params['purge_phone_numbers'], stage=1,
-                                            exclusive_option='purge_phone_numbers'))
+            routes = plan_routes_present(client, state['book'], self.numbers, self.agent_id, params['purge_phone_numbers'], stage=1,
+                                         exclusive_option='purge_phone_numbers')
+            if client.capabilities.learns and not client.capabilities.has_answered(UPDATE_AGENT):
+                # The update may be the first contact with a PATCH the API lacks: then nothing else is sent, nothing half-applied.
+                updates = [operation for operation in agent_plan.operations if operation.action == 'update']
+                for operation in routes.operations:
+                    operation.requires.extend(updates)
+            plan.extend(routes)
         return plan
 
     def result(self, state, outcomes):
@@ -432,6 +439,11 @@ class RotationTask(PiopiyTask):
         finish_stage = 0
         # Nothing is written in check mode, so prepare shows the steps that finish would take after the hand-over too.
         phase = 'all' if self.module.check_mode and params['rotation_phase'] == 'prepare' else params['rotation_phase']
+        active = rotation.phase != IDLE or (phase != 'finish' and self.start_reason(rotation))
+        problem = active and missing_calls_problem(client.capabilities, rotation, state['book'], phase != 'finish', phase != 'prepare')
+        if problem:  # on an API without the calls a step needs: before any write, so the rotation stays where it was
+            plan.problems.append(problem)
+            return plan
         if phase != 'finish':
             if rotation.phase == IDLE:
                 reason = self.start_reason(rotation)

@@ -19,26 +19,7 @@ export PIOPIY_AUDIT_LOG="$scratch/audit.jsonl" PIOPIY_PLAN_DIR="$scratch/plan"
 workspace() { "$python" workspace.py "$config" "$@"; }
 inventory="$scratch/inventory"
 
-# Runs a command, expecting exit status $1; the output is kept in $scratch/out.
-expect_status() {
-    local wanted=$1 status=0
-    shift
-    "$@" >"$scratch/out" 2>&1 || status=$?
-    if [ "$status" -ne "$wanted" ]; then
-        cat "$scratch/out"
-        echo "expected exit status $wanted, got $status: $*" >&2
-        exit 1
-    fi
-}
-
-# The output of the last command holds this text (Display wraps long lines: join them first).
-expect_output() {
-    if ! tr -s ' \n' '  ' <"$scratch/out" | grep -qF -- "$1"; then
-        cat "$scratch/out"
-        echo "the output does not say: $1" >&2
-        exit 1
-    fi
-}
+source ../setup_piopiy/files/expect.sh
 
 # The PLAY RECAP of the last command counts these hosts changed (host=count; every other host 0).
 expect_recap_changed() {
