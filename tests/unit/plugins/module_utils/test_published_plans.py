@@ -33,6 +33,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import
     plan_agent_absent,
     plan_agent_present,
 )
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation import RotationState, missing_calls_problem
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import (
     ROUTE_UNKNOWN,
     RouteBook,
@@ -184,3 +185,26 @@ def test_a_delete_without_route_reads_is_sent_and_a_409_says_what_to_do(status, 
     if status == 409:
         assert 'cannot remove a route' in str(outcome.error) and 'dashboard' in str(outcome.error)
         assert DELETE_ROUTE in str(outcome.error) and 'api_base' not in str(outcome.error)
+
+
+def rotation_of(canonical=AGENT, successor=None):
+    return RotationState(canonical, successor, None if successor is None else canonical and canonical['id'])
+
+
+def test_a_rotation_prepares_on_the_published_calls_when_the_language_is_known():
+    capabilities = Capabilities('published', UNPUBLISHED_CALLS)
+    assert missing_calls_problem(capabilities, rotation_of(), None, prepares=True, finishes=False) is None
+    problem = missing_calls_problem(capabilities, rotation_of(dict(AGENT, language=None)), None, prepares=True, finishes=False)
+    assert GET_AGENT in problem and 'Nothing was changed' in problem
+
+
+def test_finishing_a_rotation_needs_the_routes_and_the_rename_and_says_so_before_any_write():
+    capabilities = Capabilities('published', UNPUBLISHED_CALLS)
+    successor = {'id': 'agent_2', 'name': 'prod-support-agent--rotating-agent_1', 'language': 'en-IN', 'status': 'active'}
+    problem = missing_calls_problem(capabilities, rotation_of(successor=successor), unknown_book(), prepares=False, finishes=True)
+    assert LIST_ROUTES in problem and UPDATE_AGENT in problem and 'rotate by hand' in problem
+    gone = missing_calls_problem(capabilities, rotation_of(canonical=None, successor=successor), unknown_book(), prepares=False,
+                                 finishes=True)
+    assert LIST_ROUTES not in gone and UPDATE_AGENT in gone and 'rename agent %s' % successor['name'] in gone
+    assert missing_calls_problem(Capabilities('extended', UNPUBLISHED_CALLS), rotation_of(successor=successor),
+                                 RouteBook([], set()), prepares=True, finishes=True) is None
