@@ -118,7 +118,7 @@ missing_calls:
   version_added: 0.2.0
 routes_unknown:
   description:
-    - True when the API cannot list routes (Piopiy does not publish C(GET /phone-number-routing)): the current route of a
+    - True when the API cannot list routes (Piopiy does not publish C(GET /phone-number-routing)); the current route of a
       number is then unknown, every listed number is mapped with the published POST and reported as changed, and a
       before state shows C(current route unknown).
   returned: when the routes could not be read

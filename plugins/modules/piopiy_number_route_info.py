@@ -70,7 +70,7 @@ missing_calls:
   version_added: 0.2.0
 routes_unknown:
   description:
-    - True when the API cannot list routes (Piopiy does not publish C(GET /phone-number-routing)): the current route of a
+    - True when the API cannot list routes (Piopiy does not publish C(GET /phone-number-routing)); the current route of a
       number is then unknown, RV(routes) is empty and no number's C(agent_id) is known.
   returned: when the routes could not be read
   type: bool
