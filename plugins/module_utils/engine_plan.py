@@ -77,12 +77,13 @@ class Operation:
     None where it does not exist. send(after) makes the write with the resolved `after` and returns
     the resource the API confirmed (None after a removal). produces: {field: Pending} that the
     confirmed resource resolves. requires: operations that must be applied first, or this one is
-    not sent. stage: operations of one stage are independent and may run at once; stages run in order.
+    not sent. stage: operations of one stage are independent and may run at once; stages run in order. owner: the
+    environment whose part of a workspace plan it is (None for a task of one environment).
     uncertain: the current state could not be read, so whether the write changes anything is unknown until it is sent
     (check mode reports it as neither a change nor no change).
     """
 
-    def __init__(self, action, resource, key, before, after, send, stage=0, produces=None, requires=()):
+    def __init__(self, action, resource, key, before, after, send, stage=0, produces=None, requires=(), owner=None):
         self.action = action
         self.resource = resource
         self.key = key
@@ -92,6 +93,7 @@ class Operation:
         self.stage = stage
         self.produces = produces or {}
         self.requires = list(requires)
+        self.owner = owner
         self.uncertain = False
 
     def summary(self):

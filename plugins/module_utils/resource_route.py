@@ -65,8 +65,8 @@ def routes_unknown_warning(book):
     missing = book.unknown_because
     return ('this API does not have %s (%s), so the current route of a number cannot be read: every number a task lists is '
             'mapped with the published POST /phone-number-routing, which replaces any route, and reported as changed; check mode '
-            'and --diff show "%s" for each number (the result says routes_unknown). Unmapping and exclusive '
-            '(purge_phone_numbers) need the unpublished route calls and fail before any write. (Said once per run.)'
+            'and --diff show "%s" for each number (the result says routes_unknown). Unmapping and exclusive numbers '
+            'need the unpublished route calls and fail before any write. (Said once per run.)'
             % (missing.call, missing.reason, ROUTE_UNKNOWN))
 
 
@@ -212,7 +212,7 @@ class RouteBook:
         return routes
 
 
-def plan_routes_present(client, book, numbers, agent_id, exclusive, stage=0, exclusive_option='exclusive'):
+def plan_routes_present(client, book, numbers, agent_id, exclusive, stage=0):
     """Route every number to the agent; with exclusive, unmap the agent's numbers that are not listed.
 
     agent_id may be a Pending: the id of an agent an earlier operation creates, to which no number routes yet.
@@ -223,18 +223,18 @@ def plan_routes_present(client, book, numbers, agent_id, exclusive, stage=0, exc
     if not book.known:
         if exclusive and isinstance(agent_id, str):
             plan.problems.append(route_calls_problem(
-                client, '%s=true (unmap the numbers of the agent that the task does not list)' % exclusive_option,
-                'set %s=false to map the listed numbers only (in the support_agent role: support_agent_exclusive: false), '
-                'and remove other routes in the Piopiy dashboard' % exclusive_option) or
-                '%s=true needs the routes of the agent, which cannot be read: %s' % (exclusive_option, book.unknown_because))
+                client, 'exclusive=true (unmap the numbers of the agent that the task does not list)',
+                'set exclusive=false to map the listed numbers only (in the support_agent role: support_agent_exclusive: false), '
+                'and remove other routes in the Piopiy dashboard') or
+                'exclusive=true needs the routes of the agent, which cannot be read: %s' % book.unknown_because)
         for number in numbers:
-            operation = _map(client, book, number, agent_id, stage)
+            operation = plan_map(client, book, number, agent_id, stage)
             operation.uncertain = not isinstance(agent_id, Pending)  # a new agent's numbers all change
             plan.operations.append(operation)
         return plan
     for number in numbers:
         if book.agent_of(number) != agent_id:
-            plan.operations.append(_map(client, book, number, agent_id, stage))
+            plan.operations.append(plan_map(client, book, number, agent_id, stage))
     if exclusive and isinstance(agent_id, str):
         listed = set(numbers)
         plan.operations.extend(_unmap(client, book, number, stage) for number in book.routed_to(agent_id) if number not in listed)
@@ -313,7 +313,8 @@ def guard_problems(plan, listed, max_changes=None, protected=(), allow_protected
     return problems
 
 
-def _map(client, book, number, agent_id, stage):
+def plan_map(client, book, number, agent_id, stage):
+    """The operation that routes the number to the agent (a POST that replaces any earlier route)."""
     def send(after):
         answer = client.set_route(number, after['agent_id'], settle=lambda: settle_map(client, number, after['agent_id']))
         return confirmed(after, normalize_route(answer))

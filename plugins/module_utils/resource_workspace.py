@@ -31,8 +31,6 @@ meanwhile) is followed by another: read again, plan again, apply.
 
 from __future__ import annotations
 
-import random
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import (
@@ -46,15 +44,9 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.client_api import PiopiyAPIError
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Operation, Plan, SkippedWrite
-from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import RouteBook, _map, guard_problems, parse_phone_numbers
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import RouteBook, guard_problems, parse_phone_numbers, plan_map
 
 AGENT_STAGE, MAP_STAGE, UNMAP_STAGE, MERGE_STAGE = 0, 1, 2, 3
-CONVERGENCE_ROUNDS = 5
-# Before each new round, a random pause of up to this many seconds times the round's number: two runs that met
-# each other's writes then rarely read and write in step again.
-ROUND_JITTER_SECONDS = 0.25
-# A write answered so because another run changed the workspace since this run read it: not found, conflict, unprocessable.
-CONCURRENT_CHANGE_STATUSES = (404, 409, 422)
 AGENT_NAME_SUFFIX = '-support-agent'  # as the support_agent role names an environment's agent
 
 
@@ -129,7 +121,7 @@ def guard_fleet(fleet, environments, max_changes=None, protected=(), allow_prote
     problems = guard_problems(fleet, set(number for environment in environments for number in environment.numbers), max_changes)
     parts = {}  # environment name -> its operations, in one pass over the plan
     for operation in fleet.operations:
-        parts.setdefault(fleet.owner.get(id(operation)), []).append(operation)
+        parts.setdefault(operation.owner, []).append(operation)
     for environment in environments:
         part = Plan(parts.get(environment.environment, []))
         allow = allow_protected if environment.allow_protected_changes is None else environment.allow_protected_changes
@@ -187,17 +179,16 @@ def purchased_among(client, numbers):
 
 
 class FleetPlan(Plan):
-    """The fleet's plan, with each operation's environment and each environment's agent (its id, or a Pending)."""
+    """The fleet's plan, each operation owned by its environment, and each environment's agent (its id, or a Pending)."""
 
     def __init__(self):
         super().__init__()
-        self.owner = {}  # id(operation) -> environment name
         self.agent_of = {}  # environment name -> agent id or Pending
         self.current = {}  # environment name -> the agent kept, as it was before the run (None when created)
 
     def add(self, environment, plan):
         for operation in plan.operations:
-            self.owner[id(operation)] = environment.environment
+            operation.owner = environment.environment
         return self.extend(plan)
 
 
@@ -253,7 +244,7 @@ def plan_numbers(client, book, environment, agent_id, owned, listed):
     plan = Plan()
     for number in environment.numbers:
         if book.agent_of(number) != agent_id:
-            plan.operations.append(_map(client, book, number, agent_id, MAP_STAGE))
+            plan.operations.append(plan_map(client, book, number, agent_id, MAP_STAGE))
     mine = set(environment.numbers)
     for number in sorted(number for owner in owned for number in book.routed_to(owner)):
         if number in mine or number in listed:
@@ -261,7 +252,7 @@ def plan_numbers(client, book, environment, agent_id, owned, listed):
         if environment.exclusive:
             plan.operations.append(unmap_if_still_routed(client, book, number, owned))
         elif book.agent_of(number) != agent_id:
-            plan.operations.append(_map(client, book, number, agent_id, MAP_STAGE))
+            plan.operations.append(plan_map(client, book, number, agent_id, MAP_STAGE))
     return plan
 
 
@@ -316,25 +307,6 @@ def plan_converge(client, book, environment, matches):
     for extra in matches[1:]:
         plan.extend(plan_merge_away(client, book, extra, plan.operations))
     return plan
-
-
-def created_twice(client, outcomes):
-    """The names of the agents this round created that another agent now has too: a concurrent run created it as well."""
-    created = set(outcome.operation.key for outcome in outcomes if outcome.applied and outcome.operation.action == 'create')
-    if not created:
-        return set()
-    names = [agent.get('name') for agent in client.list_agents()]
-    return set(name for name in created if names.count(name) > 1)
-
-
-def pause_before_round(round_number):
-    """A random pause before convergence round round_number (1 for the first one after the writes): runs fall out of step."""
-    time.sleep(random.uniform(0, ROUND_JITTER_SECONDS * round_number))
-
-
-def changed_underneath(failures):
-    """Whether a write failed because the workspace changed since the read (an agent gone, a delete refused): a new round can converge."""
-    return any(getattr(failure.error, 'status', None) in CONCURRENT_CHANGE_STATUSES for failure in failures)
 
 
 def planned_agent(environment, current, agent_id, outcomes):

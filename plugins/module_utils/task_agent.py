@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import time
+from dataclasses import dataclass
 
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import (
     complete,
@@ -16,6 +17,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import
     find_by_name,
     language_problem,
     language_unknown_warning,
+    Lookup,
     normalize_agent,
     plan_agent_absent,
     plan_agent_present,
@@ -23,24 +25,15 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.client_api import UPDATE_AGENT, PiopiyAPIError
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Plan, rendered
-from ansible_collections.piopiy.voice.plugins.module_utils.resource_workspace import (
-    CONVERGENCE_ROUNDS,
-    pause_before_round,
-    Environment,
-    changed_underneath,
-    plan_converge,
-    sorted_by_id,
-)
-from ansible_collections.piopiy.voice.plugins.module_utils.engine_lock import DEFAULT_LOCK_TIMEOUT, AgentLock, lock_path
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_loop import changed_underneath
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_workspace import Environment, plan_converge, sorted_by_id
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_lock import AgentLock, lock_path
 from ansible_collections.piopiy.voice.plugins.module_utils.task_module import (
-    GUARD_RAILS_SPEC,
-    PARALLEL_REQUESTS_SPEC,
     PiopiyTask,
     TaskReport,
     empty_id_problems,
     guard_rails,
     parallel_requests_problem,
-    run_task,
     warn_routes_unknown,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation import (
@@ -208,21 +201,47 @@ def token_file_problems(params):
     return problems
 
 
+@dataclass
+class AgentState:
+    """What an agent task read: the agent found (a Lookup), the agents listed for a rename's check, the routes it needs,
+    and the problem of a rotation in progress on the name."""
+
+    lookup: Lookup
+    agents: list = None
+    book: RouteBook = None
+    rotation: str = None
+
+
+@dataclass
+class ConvergeState:
+    """What a convergence round read: the agents with the task's name (lowest id first), the routes, the agent kept."""
+
+    matches: list
+    book: RouteBook
+    keep: dict
+
+
 class AgentTask(PiopiyTask):
-    """An agent by name or id; with phone_numbers, the agent's plan followed by the route plan for its id."""
+    """An agent by name or id; with phone_numbers, the agent's plan followed by the route plan for its id.
+
+    After this task created the agent, the loop's convergence rounds apply the convergence rule when agents with its name
+    appeared meanwhile. The read found no agent with the name (else nothing was created), so every other agent with it
+    now was created by a concurrent run, on another machine (runs on this one take turns). As piopiy_fleet does: the
+    lowest id is kept, the numbers this task lists and those of the others are routed to it, and the others are deleted.
+    """
 
     kind = 'agent'
 
     def __init__(self, module):
-        self.module = module
-        self.params = module.params
+        super().__init__(module)
         self.numbers, self.number_problems = (None, [])
         if self.params['phone_numbers'] is not None:
             self.numbers, self.number_problems = parse_phone_numbers('phone_numbers', self.params['phone_numbers'])
         self.keeper = CredentialKeeper(module)
         self.agent_id = None  # plan() sets it: the agent's id, or a Pending for the agent the plan creates
         self.guards, self.guard_problems = guard_rails(self.params)
-        self.converged = None  # converge() sets it: (the agent kept, the routes read with it, the outcomes of converging)
+        self.created = None  # the agent this task created, once confirmed
+        self.listed = None  # the agents with the name, as the check after the writes listed them for the next round
         self.late = []
 
     def lock(self):
@@ -231,48 +250,6 @@ class AgentTask(PiopiyTask):
         if params['state'] != 'present' or params['id'] or self.module.check_mode:
             return None
         return name_lock(params)
-
-    def converge(self, client, state, outcomes, door):
-        """After this task created the agent: apply the convergence rule when agents with its name appeared meanwhile.
-
-        The read found no agent with the name (else nothing was created), so every other agent with it now was created by a
-        concurrent run, on another machine (runs on this one take turns). As piopiy_fleet does: the lowest id is kept, the
-        numbers this task lists and those of the others are routed to it, and the others are deleted. A round whose writes
-        meet the concurrent run's own merge is followed by another.
-        """
-        created = [outcome.resource for outcome in outcomes
-                   if outcome.applied and outcome.operation.resource == 'agent' and outcome.operation.action == 'create']
-        if not created:
-            return outcomes
-        own, params = created[0], self.params
-        numbers = self.numbers or []
-        environment = Environment(params['name'], params['name'], params['language'], numbers,
-                                  self.numbers is not None and params['purge_phone_numbers'])
-        for round_number in range(CONVERGENCE_ROUNDS):
-            if round_number:
-                pause_before_round(round_number)
-            try:
-                matches = sorted_by_id(client.list_agents(), params['name'])
-                if [agent['id'] for agent in matches] == [own['id']]:
-                    break  # alone with its name: nothing to converge
-                if not matches:
-                    self.late.append('agent %r (%s) was created, but no agent has that name any more: another run deleted it; '
-                                     'run the task again' % (params['name'], own['id']))
-                    break
-                book = RouteBook(client.list_routes())
-                keep = own if matches[0]['id'] == own['id'] else complete(client, matches[0]) or normalize_agent(matches[0])
-            except PiopiyAPIError as error:
-                self.late.append('agent %r (%s) was created; the check for agents a concurrent run created with its name then '
-                                 'failed: %s; run the task again' % (params['name'], own['id'], error))
-                break
-            applied = door.apply(plan_converge(client, book, environment, matches))
-            outcomes = [outcome for outcome in outcomes if outcome.applied] + applied  # converging retries what failed
-            self.converged = (keep, book, applied)
-            if not changed_underneath([outcome for outcome in applied if not outcome.applied]):
-                break
-        if self.converged and self.converged[0]['id'] != own['id']:
-            self.module.warn(merged_away_warning(params, own, self.converged[0], self.keeper.stored, 'agent_token' in self.keeper.extra))
-        return outcomes
 
     def validate(self):
         params = self.params
@@ -287,53 +264,91 @@ class AgentTask(PiopiyTask):
                             'an agent that is deleted keeps no numbers')
         return problems
 
-    def read(self, client):
+    def read(self, client, round_number):
+        if round_number:
+            return self.read_to_converge(client)
         params = self.params
-        state = {'agents': None, 'book': None, 'rotation': None}
         if params['id']:
-            state['lookup'] = find_by_id(client, params['id'])
-            current = state['lookup'].agent
+            state = AgentState(find_by_id(client, params['id']))
+            current = state.lookup.agent
             if current and params['name'] and params['name'] != current['name']:
-                state['agents'] = client.list_agents()  # a rename must not take another agent's name
+                state.agents = client.list_agents()  # a rename must not take another agent's name
         else:
             agents = client.list_agents()
-            state['rotation'] = rotation_problem_in_progress(agents, params['name'])
-            state['lookup'] = find_by_name(client, params['name'], 'id', agents=agents)
-            current = state['lookup'].agent
+            state = AgentState(find_by_name(client, params['name'], 'id', agents=agents),
+                               rotation=rotation_problem_in_progress(agents, params['name']))
+            current = state.lookup.agent
         if params['state'] == 'absent':
             if current:
                 # The API refuses to delete an agent with routes: read them, so that check mode predicts the refusal.
-                state['book'] = RouteBook.read(client, with_purchased=False, agent_id=current['id'])
+                state.book = RouteBook.read(client, with_purchased=False, agent_id=current['id'])
         elif self.numbers is not None:
-            state['book'] = RouteBook.read(client)
-        warn_routes_unknown(self.module, client, state['book'])
+            state.book = RouteBook.read(client)
+        warn_routes_unknown(self.module, client, state.book)
         return state
 
-    def plan(self, client, state):
+    def another_round(self, client, outcomes):
+        """After the first round: whether agents with the name this task created appeared meanwhile; after a convergence
+        round: whether its writes met a concurrent run's own merge."""
+        if self.created is not None:
+            return changed_underneath(outcomes)
+        created = [outcome.resource for outcome in outcomes
+                   if outcome.applied and outcome.operation.resource == 'agent' and outcome.operation.action == 'create']
+        if not created:
+            return False
+        self.created = created[0]
+        matches = sorted_by_id(client.list_agents(), self.params['name'])
+        if not matches:
+            self.late.append('agent %r (%s) was created, but no agent has that name any more: another run deleted it; '
+                             'run the task again' % (self.params['name'], self.created['id']))
+            return False
+        self.listed = matches
+        return [agent['id'] for agent in matches] != [self.created['id']]  # alone with its name: nothing to converge
+
+    def read_to_converge(self, client):
+        matches, self.listed = self.listed, None
+        if matches is None:
+            matches = sorted_by_id(client.list_agents(), self.params['name'])
+        if not matches:
+            return ConvergeState([], None, None)
+        book = RouteBook(client.list_routes())
+        own = self.created
+        keep = own if matches[0]['id'] == own['id'] else complete(client, matches[0]) or normalize_agent(matches[0])
+        return ConvergeState(matches, book, keep)
+
+    def plan(self, client, state, round_number):
+        if round_number:
+            params = self.params
+            if not state.matches:
+                return Plan(problems=['agent %r (%s) was created, but no agent has that name any more: another run deleted it; '
+                                      'run the task again' % (params['name'], self.created['id'])])
+            environment = Environment(params['name'], params['name'], params['language'], self.numbers or [],
+                                      self.numbers is not None and params['exclusive'])
+            return plan_converge(client, state.book, environment, state.matches)
         plan = self.plan_agent_and_routes(client, state)
         plan.problems.extend(guard_problems(plan, set(self.numbers or ()), **self.guards))
         return plan
 
     def plan_agent_and_routes(self, client, state):
-        params, lookup = self.params, state['lookup']
+        params, lookup = self.params, state.lookup
         current = lookup.agent
-        plan = Plan(problems=[problem for problem in (lookup.problem, state['rotation']) if problem])
+        plan = Plan(problems=[problem for problem in (lookup.problem, state.rotation) if problem])
         if params['state'] == 'absent':
             if current is None:
                 return plan
             self.agent_id = current['id']
-            known = state['book'].known  # else: no route can be read or removed, and the API's refusal of the delete says so
+            known = state.book.known  # else: no route can be read or removed, and the API's refusal of the delete says so
             if self.numbers == []:  # phone_numbers: [] unmaps them all, then deletes
-                unmaps = plan_unmap_all(client, state['book'], current['id'])
+                unmaps = plan_unmap_all(client, state.book, current['id'])
                 return plan.extend(unmaps).extend(plan_agent_absent(client, current, [], stage=1, requires=unmaps.operations,
                                                                     routes_known=known))
-            return plan.extend(plan_agent_absent(client, current, state['book'].routed_to(current['id']), routes_known=known))
+            return plan.extend(plan_agent_absent(client, current, state.book.routed_to(current['id']), routes_known=known))
         if params['id'] and current is None:
             plan.problems.append('no agent with id %s in this workspace: an agent is never created from an id; '
                                  'remove id to create one by name' % params['id'])
             return plan
-        if state['agents'] is not None:
-            plan.problems.append(rename_problem(state['agents'], current, params['name']))
+        if state.agents is not None:
+            plan.problems.append(rename_problem(state.agents, current, params['name']))
             plan.problems = [problem for problem in plan.problems if problem]
         agent_plan, self.agent_id = plan_agent_present(client, current, params['name'], params['language'], self.keeper.take,
                                                        update_missing=client.capabilities.lacks(UPDATE_AGENT))
@@ -345,8 +360,7 @@ class AgentTask(PiopiyTask):
             if warning and not plan.problems:
                 self.module.warn(warning)
         if self.numbers is not None:
-            routes = plan_routes_present(client, state['book'], self.numbers, self.agent_id, params['purge_phone_numbers'], stage=1,
-                                         exclusive_option='purge_phone_numbers')
+            routes = plan_routes_present(client, state.book, self.numbers, self.agent_id, params['exclusive'], stage=1)
             if client.capabilities.learns and not client.capabilities.has_answered(UPDATE_AGENT):
                 # The update may be the first contact with a PATCH the API lacks: then nothing else is sent, nothing half-applied.
                 updates = [operation for operation in agent_plan.operations if operation.action == 'update']
@@ -355,24 +369,28 @@ class AgentTask(PiopiyTask):
             plan.extend(routes)
         return plan
 
-    def result(self, state, outcomes):
-        current = state['lookup'].agent
-        after, book, agent_id = current, state['book'], self.agent_id
+    def result(self, loop):
+        state = loop.first.state
+        current = state.lookup.agent
+        after, book, agent_id, outcomes = current, state.book, self.agent_id, loop.outcomes
         for outcome in outcomes:
             if outcome.operation.resource == 'agent' and outcome.applied:
                 after = outcome.resource  # None after a delete
-        if self.converged:  # the agent kept by the convergence rule, and the routes as converging left them
-            after, book, converging = self.converged
-            agent_id, outcomes = after['id'], converging
+        if len(loop.rounds) > 1:  # the agent kept by the convergence rule, and the routes as converging left them
+            converged = loop.last
+            after, book, agent_id, outcomes = converged.state.keep, converged.state.book, converged.state.keep['id'], converged.outcomes
+            if agent_id != self.created['id']:
+                self.module.warn(merged_away_warning(self.params, self.created, converged.state.keep, self.keeper.stored,
+                                                     'agent_token' in self.keeper.extra))
         before = dict(current) if current else None
         values = dict(self.keeper.extra)
         if self.numbers is not None and before:
-            before['phone_numbers'] = state['book'].routed_to(current['id'])
-            if not state['book'].known:  # the diff says so per number, rather than claiming the agent has none
+            before['phone_numbers'] = state.book.routed_to(current['id'])
+            if not state.book.known:  # the diff says so per number, rather than claiming the agent has none
                 before['phone_numbers'] = dict((number, ROUTE_UNKNOWN) for number in self.numbers)
         if self.numbers is not None and after is not None:
             after = dict(after, phone_numbers=numbers_routed_to(book.after(outcomes), agent_id))
-        if state['book'] is not None and not state['book'].known:
+        if state.book is not None and not state.book.known:
             values['routes_unknown'] = True
         after = rendered(after)
         values['agent'] = after or {}
@@ -382,14 +400,21 @@ class AgentTask(PiopiyTask):
         return self.keeper.late + self.late
 
 
+@dataclass
+class RotationState:
+    """What a rotation read: where the rotation stands (resource_rotation.RotationState), and the routes when it finishes."""
+
+    rotation: object
+    book: RouteBook = None
+
+
 class RotationTask(PiopiyTask):
     """rotate: replace the agent by a successor with new credentials, in the steps of piopiy_rotation, resumable."""
 
     kind = 'agent'
 
     def __init__(self, module):
-        self.module = module
-        self.params = module.params
+        super().__init__(module)
         self.keeper = CredentialKeeper(module, backup=True, strict=True)
         self.summary = {}
 
@@ -418,16 +443,16 @@ class RotationTask(PiopiyTask):
         """The lock on the agent's name: a rotation and another task on the agent on this machine take turns."""
         return None if self.module.check_mode else name_lock(self.params)
 
-    def read(self, client):
+    def read(self, client, round_number):
         state = read_rotation(client.list_agents(), self.params['name'])
         if state.canonical and state.canonical.get('language') is None:
             state.canonical = find_by_id(client, state.canonical['id']).agent
         finishing = self.params['rotation_phase'] != 'prepare' or self.module.check_mode
         book = RouteBook.read(client) if finishing and not state.problem else None
-        return {'rotation': state, 'book': book}
+        return RotationState(state, book)
 
-    def plan(self, client, state):
-        rotation, params = state['rotation'], self.params
+    def plan(self, client, state, round_number):
+        rotation, params = state.rotation, self.params
         plan = Plan(problems=[rotation.problem] if rotation.problem else [])
         if rotation.problem or not params['token_file']:  # validate() names a missing token_file
             return plan
@@ -440,7 +465,7 @@ class RotationTask(PiopiyTask):
         # Nothing is written in check mode, so prepare shows the steps that finish would take after the hand-over too.
         phase = 'all' if self.module.check_mode and params['rotation_phase'] == 'prepare' else params['rotation_phase']
         active = rotation.phase != IDLE or (phase != 'finish' and self.start_reason(rotation))
-        problem = active and missing_calls_problem(client.capabilities, rotation, state['book'], phase != 'finish', phase != 'prepare')
+        problem = active and missing_calls_problem(client.capabilities, rotation, state.book, phase != 'finish', phase != 'prepare')
         if problem:  # on an API without the calls a step needs: before any write, so the rotation stays where it was
             plan.problems.append(problem)
             return plan
@@ -454,7 +479,7 @@ class RotationTask(PiopiyTask):
                     self.summary.update(started=True, reason=reason, in_progress=True)
                     finish_stage, stored = 1, True
             elif rotation.phase == PREPARED and not stored:
-                replace, successor_id = plan_replace_lost_successor(client, rotation, state['book'] or RouteBook.read(client), self.keeper.take)
+                replace, successor_id = plan_replace_lost_successor(client, rotation, state.book or RouteBook.read(client), self.keeper.take)
                 plan.extend(replace)
                 successor = replace.operations[-1].after if replace.operations else successor
                 self.summary['reason'] = 'the token file does not hold the successor\'s token: the successor is replaced'
@@ -469,7 +494,7 @@ class RotationTask(PiopiyTask):
                 plan.problems.append('token_file %s does not hold the token of successor %s (%s): run rotation_phase=prepare first, '
                                      'which replaces a successor whose token was lost' % (path, successor['name'], successor['id']))
                 return plan
-            plan.extend(plan_finish(client, rotation, state['book'], successor, params['name'], self.drain, finish_stage))
+            plan.extend(plan_finish(client, rotation, state.book, successor, params['name'], self.drain, finish_stage))
         return plan
 
     def start_reason(self, rotation):
@@ -488,8 +513,8 @@ class RotationTask(PiopiyTask):
         if self.params['drain_seconds']:
             time.sleep(self.params['drain_seconds'])
 
-    def result(self, state, outcomes):
-        rotation = state['rotation']
+    def result(self, loop):
+        rotation, outcomes = loop.first.state.rotation, loop.outcomes
         agent = rotation.canonical
         for outcome in outcomes:
             operation = outcome.operation
@@ -510,33 +535,6 @@ class RotationTask(PiopiyTask):
         return self.keeper.late
 
 
-def agent_argument_spec():
-    """The options of piopiy_agent beyond the connection's (piopiy_module.connection_argument_spec)."""
-    return dict(
-        name=dict(type='str'),
-        id=dict(type='str'),
-        language=dict(type='str'),
-        state=dict(type='str', choices=['present', 'absent'], default='present'),
-        token_file=dict(type='path'),
-        token_file_format=dict(type='str', choices=['token', 'env'], default='token'),
-        token_env_names=dict(type='dict', no_log=False),  # variable names, not secrets
-        return_token=dict(type='bool', default=False),
-        rotate=dict(type='str', choices=['never', 'now', 'due'], default='never'),
-        rotation_phase=dict(type='str', choices=['all', 'prepare', 'finish'], default='all'),
-        token_max_age=dict(type='str', no_log=False),  # a duration
-        drain_seconds=dict(type='int', default=0),
-        phone_numbers=dict(type='list', elements='str'),
-        purge_phone_numbers=dict(type='bool', default=True),
-        parallel_requests=PARALLEL_REQUESTS_SPEC,
-        lock_timeout=dict(type='int', default=DEFAULT_LOCK_TIMEOUT),
-        **GUARD_RAILS_SPEC
-    )
-
-
-AGENT_OPTION_RULES = dict(required_one_of=[('name', 'id')])
-
-
-def run_agent(module):
-    """The task: an agent by name or id, or the rotation of its credentials; it ends with module.exit_json or module.fail_json."""
-    task = AgentTask(module) if module.params['rotate'] == 'never' else RotationTask(module)
-    run_task(module, task, workers=module.params['parallel_requests'])
+def agent_task(module):
+    """The task of a piopiy_agent run: the agent by name or id, or the rotation of its credentials."""
+    return AgentTask(module) if module.params['rotate'] == 'never' else RotationTask(module)

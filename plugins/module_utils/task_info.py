@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import (
     agents_named,
@@ -17,46 +18,38 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import
     find_by_name,
     normalize_agent,
 )
-from ansible_collections.piopiy.voice.plugins.module_utils.client_api import GET_AGENT, PiopiyAPIError
-from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import problems_message
+from ansible_collections.piopiy.voice.plugins.module_utils.client_api import GET_AGENT
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Plan
 from ansible_collections.piopiy.voice.plugins.module_utils.task_module import (
-    PARALLEL_REQUESTS_SPEC,
+    PiopiyTask,
+    TaskReport,
     empty_id_problems,
-    capability_report,
-    fail_api,
     parallel_requests_problem,
-    piopiy_client,
     warn_routes_unknown,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import RouteBook, parse_phone_numbers
 
 
-def agent_info_argument_spec():
-    """The options of piopiy_agent_info beyond the connection's."""
-    return dict(name=dict(type='str'), id=dict(type='str'), with_language=dict(type='bool', default=False),
-                parallel_requests=PARALLEL_REQUESTS_SPEC)
+class AgentInfoTask(PiopiyTask):
+    """The agents matching name or id (all of them when neither is given)."""
 
+    read_only = True
 
-AGENT_INFO_OPTION_RULES = dict(mutually_exclusive=[('name', 'id')])
+    def validate(self):
+        return empty_id_problems(self.params, 'id') + [parallel_requests_problem(self.params['parallel_requests'])]
 
-
-def run_agent_info(module):
-    """The agents matching name or id (all of them when neither is given); it ends with module.exit_json or module.fail_json."""
-    params = module.params
-    problems = [problem for problem in empty_id_problems(params, 'id') + [parallel_requests_problem(params['parallel_requests'])]
-                if problem]
-    if problems:
-        module.fail_json(msg=problems_message(problems), problems=problems)
-    try:
-        client = piopiy_client(module, pool_size=params['parallel_requests'])
+    def read(self, client, round_number):
+        params = self.params
         agents = find_agents(client, params['name'], params['id'], params['with_language'], params['parallel_requests'])
-    except PiopiyAPIError as error:
-        fail_api(module, error)
-    unknown = sorted(agent['name'] for agent in agents if agent.get('language') is None)
-    if params['with_language'] and unknown and client.capabilities.lacks(GET_AGENT):
-        module.warn('the language of %d agent(s) is unknown (%s): the API\'s list leaves it out, and %s is not available (%s)'
-                    % (len(unknown), ', '.join(unknown), GET_AGENT, client.capabilities.lacks(GET_AGENT).reason))
-    module.exit_json(changed=False, agents=agents, **capability_report(module, client))
+        unknown = sorted(agent['name'] for agent in agents if agent.get('language') is None)
+        missing = client.capabilities.lacks(GET_AGENT)
+        if params['with_language'] and unknown and missing:
+            self.module.warn('the language of %d agent(s) is unknown (%s): the API\'s list leaves it out, and %s is not available (%s)'
+                             % (len(unknown), ', '.join(unknown), GET_AGENT, missing.reason))
+        return agents
+
+    def result(self, loop):
+        return TaskReport({'agents': loop.first.state})
 
 
 def find_agents(client, name=None, agent_id=None, with_language=False, workers=1):
@@ -73,52 +66,56 @@ def find_agents(client, name=None, agent_id=None, with_language=False, workers=1
         return [agent for agent in pool.map(lambda item: complete(client, item), wanted) if agent]
 
 
-def route_info_argument_spec():
-    """The options of piopiy_number_route_info beyond the connection's."""
-    return dict(agent_id=dict(type='str'), agent_name=dict(type='str'), phone_number=dict(type='str'))
+@dataclass
+class RoutesRead:
+    """What the route info task read: the routes and purchased numbers matching its filters, or why the agent is not known."""
+
+    routes: list
+    phone_numbers: list
+    problem: str = None
+    routes_unknown: bool = False  # the API cannot list routes: routes is empty, and no number's agent is known
 
 
-ROUTE_INFO_OPTION_RULES = dict(mutually_exclusive=[('agent_id', 'agent_name')])
+class RouteInfoTask(PiopiyTask):
+    """The routes and purchased numbers matching the filters."""
 
+    read_only = True
 
-def run_route_info(module):
-    """The routes and purchased numbers matching the filters; it ends with module.exit_json or module.fail_json."""
-    number = None
-    problems = empty_id_problems(module.params, 'agent_id')
-    if module.params['phone_number'] is not None:
-        numbers, number_problems = parse_phone_numbers('phone_number', [module.params['phone_number']])
-        problems += number_problems
-        number = numbers[0] if numbers else None
-    if problems:
-        module.fail_json(msg=problems_message(problems), problems=problems)
-    try:
-        client = piopiy_client(module)
-        book, routes, numbers = read_routes(module, client, number)
-    except PiopiyAPIError as error:
-        fail_api(module, error)
-    result = dict(changed=False, routes=routes, phone_numbers=numbers)
-    if not book.known:
-        warn_routes_unknown(module, client, book)
-        result['routes_unknown'] = True  # routes is then empty, and no number's agent_id is known
-    result.update(capability_report(module, client))
-    module.exit_json(**result)
+    def __init__(self, module):
+        super().__init__(module)
+        self.number, self.number_problems = None, []
+        if self.params['phone_number'] is not None:
+            numbers, self.number_problems = parse_phone_numbers('phone_number', [self.params['phone_number']])
+            self.number = numbers[0] if numbers else None
 
+    def validate(self):
+        return empty_id_problems(self.params, 'agent_id') + self.number_problems
 
-def read_routes(module, client, number):
-    """(the route book, routes, purchased numbers) matching the filters; fails when agent_name is ambiguous."""
-    params = module.params
-    agent_id, name = params['agent_id'], params['agent_name']
-    everything = agent_id is None and name is None
-    if name is not None:
-        lookup = find_by_name(client, name, 'agent_id', with_language=False)
-        if lookup.problem:
-            module.fail_json(msg=lookup.problem)
-    book = RouteBook.read(client, with_purchased=False)
-    if name is not None:
-        agent_id = lookup.agent['id'] if lookup.agent else None
-    routes = [book.routes[key] for key in sorted(book.routes)
-              if (everything or book.routes[key]['agent_id'] == agent_id) and number in (None, key)]
-    return book, routes, purchased_numbers(client, number, book)
+    def read(self, client, round_number):
+        """The routes and purchased numbers matching the filters; an ambiguous agent_name is the read's problem."""
+        params = self.params
+        agent_id, name = params['agent_id'], params['agent_name']
+        everything = agent_id is None and name is None
+        if name is not None:
+            lookup = find_by_name(client, name, 'agent_id', with_language=False)
+            if lookup.problem:
+                return RoutesRead([], [], lookup.problem)
+            agent_id = lookup.agent['id'] if lookup.agent else None
+        book = RouteBook.read(client, with_purchased=False)
+        warn_routes_unknown(self.module, client, book)
+        routes = [book.routes[key] for key in sorted(book.routes)
+                  if (everything or book.routes[key]['agent_id'] == agent_id) and self.number in (None, key)]
+        return RoutesRead(routes, purchased_numbers(client, self.number, book), routes_unknown=not book.known)
+
+    def plan(self, client, state, round_number):
+        return Plan(problems=[state.problem] if state.problem else [])
+
+    def result(self, loop):
+        state = loop.first.state
+        values = {'routes': state.routes, 'phone_numbers': state.phone_numbers}
+        if state.routes_unknown:
+            values['routes_unknown'] = True
+        return TaskReport(values)
 
 
 def purchased_numbers(client, only, book):

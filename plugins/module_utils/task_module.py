@@ -2,13 +2,13 @@
 # Copyright: piopiy.voice contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""What every piopiy.voice module shares with Ansible: connection options, the client, and how a task runs.
+"""What every piopiy.voice module shares with Ansible: connection options, the client, and how a task runs. Private.
 
-`run_task` is the one flow of a resource module, over the engine's three steps:
-check every input, read, plan (fail naming every problem), then in check mode
-report the plan, else apply it through the write door and report what the API
-confirmed. A task object declares the rest: `kind` (the namespaced return key),
-`validate()`, `read(client)`, `plan(client, state)` and `result(state, outcomes)`.
+`run_module` is the one way every module of the collection runs (kubernetes.core's pattern): it builds the
+AnsibleModule from the module's own argument spec, checks the connection, and runs the module's task through the
+engine's one loop (engine_loop.run_loop: read, plan, apply, converge), then reports. A task (a PiopiyTask) declares
+the rest: validate(), lock(), read(client, round), plan(client, state, round), another_round(client, outcomes) and
+result(loop) -> TaskReport. A failure anywhere is a TaskFailure, which becomes the module's fail_json.
 """
 
 from __future__ import annotations
@@ -24,21 +24,13 @@ from ansible_collections.piopiy.voice.plugins.module_utils.client_api import (
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
     UNPUBLISHED_CALLS,
-    PiopiyAPIError,
     PiopiyClient,
     api_base_problem,
     api_key_problem,
     insecure_transport_warning,
 )
-from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import (
-    WriteDoor,
-    failure_message,
-    first_api_error,
-    planned_outcomes,
-    problems_message,
-    report,
-    uncertain_records,
-)
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_loop import LoopTask, TaskFailure, run_loop
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Plan, failure_message, first_api_error, report, uncertain_records
 from ansible_collections.piopiy.voice.plugins.module_utils.client_capabilities import AUTO, PROFILES, Capabilities, CapabilityCache
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_lock import LockTimeout, capabilities_path, lock_dir, own_directory
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import parse_phone_numbers, routes_unknown_warning
@@ -129,6 +121,7 @@ def guard_rails(params):
 
 
 def piopiy_client(module, pool_size=16, **options):
+    """The API client of the module's connection options; options: PiopiyClient's own (rate limits, retry budget)."""
     params = module.params
     warning = insecure_transport_warning(params['api_base'])
     if warning:
@@ -147,11 +140,6 @@ def run_capabilities(params):
         except OSError:
             cache = None  # each task then learns for itself: one more request per task and missing call
     return Capabilities(params['api_profile'], UNPUBLISHED_CALLS, cache)
-
-
-def fail_api(module, error, **result):
-    """Turn an API error into a task failure whose message a user can act on."""
-    module.fail_json(msg=str(error), **dict(error.facts(), **result))
 
 
 def warn_routes_unknown(module, client, book):
@@ -178,65 +166,80 @@ class TaskReport:
     after: object = None
 
 
-class PiopiyTask:
-    """The declaration a resource module gives run_task; the defaults are for tasks without the step."""
+class PiopiyTask(LoopTask):
+    """The declaration a module gives run_module; the defaults are for a task without the step."""
 
-    kind = None
+    read_only = False  # an info task: it returns its values alone, without operations or a diff
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+
+    @property
+    def workers(self):
+        """How many requests the task may have under way at once (its parallel_requests option)."""
+        return self.params.get('parallel_requests') or 1
+
+    def client_options(self):
+        """PiopiyClient's own options for this task, beyond the connection's."""
+        return {}
 
     def validate(self):
         """Every problem of the input alone, found before anything is read."""
         return []
 
-    def read(self, client):
-        raise NotImplementedError
+    def lock(self):
+        """The lock (engine_lock.AgentLock) held from before the read until after the writes, or None."""
+        return None
 
-    def plan(self, client, state):
-        raise NotImplementedError
+    def plan(self, client, state, round_number):
+        return Plan()
 
-    def result(self, state, outcomes):
-        """The TaskReport once the outcomes are in."""
+    def result(self, loop):
+        """The TaskReport once the loop (engine_loop.LoopResult) is done."""
         raise NotImplementedError
 
     def problems_after_apply(self):
         """Problems of this task's own making once the writes are done, such as a token file that could not be written."""
         return []
 
-    def lock(self):
-        """The lock (piopiy_lock.AgentLock) held from before the read until after the writes, or None."""
-        return None
 
-    def converge(self, client, state, outcomes, door):
-        """After the writes: the outcomes once any plan that converges with a concurrent run's writes is applied through door."""
-        return outcomes
-
-
-def run_task(module, task, workers=1):
-    """Check, read, plan; then report the plan (check mode) or apply it and converge; exit with the namespaced result.
-
-    The task's lock, if any, is held from before the read until after the last write.
-    """
-    problems = [problem for problem in task.validate() if problem]
-    client = piopiy_client(module, pool_size=max(workers, 1))
-    with held(module, task.lock()):
-        state, outcomes = _read_plan_apply(module, task, client, problems, workers)
-    operations, failures, changed = report(outcomes)
-    shown = task.result(state, outcomes)
-    result = dict(shown.values, changed=changed, operations=operations)
-    result.update(capability_report(module, client))
-    unknown = uncertain_records(outcomes)
-    if unknown:  # check mode: writes that would be sent, whose effect cannot be known (see the task's routes_unknown)
-        result['unknown'] = unknown
-    # Always returned: Ansible shows a result's diff only with --diff (or diff: true), and AnsibleModule has no public flag.
-    result['diff'] = {'before': shown.before, 'after': shown.after}
-    late = task.problems_after_apply()
-    if failures or late:
-        messages = ([failure_message(outcomes, failures)] if failures else []) + late
-        module.fail_json(msg='; '.join(messages), **dict(first_api_error(failures), **result))
+def run_module(argument_spec, task_class, **rules):
+    """Run a module: its AnsibleModule from argument_spec and rules (mutually_exclusive, ...), then its task."""
+    module = piopiy_module(argument_spec, **rules)
+    try:
+        result = run_task(module, task_class(module))
+    except TaskFailure as failure:
+        module.fail_json(msg=failure.msg, **failure.facts)
     module.exit_json(**result)
 
 
+def run_task(module, task):
+    """Check, then the loop under the task's lock; the module's result, or a TaskFailure naming every write that failed."""
+    problems = [problem for problem in task.validate() if problem]
+    client = piopiy_client(module, pool_size=max(task.workers, 1), **task.client_options())
+    with held(task.lock()):
+        loop = run_loop(task, client, module.check_mode, task.workers, problems)
+    shown = task.result(loop)
+    if task.read_only:
+        return dict(shown.values, changed=False, **capability_report(module, client))
+    operations, failures, changed = report(loop.outcomes)
+    # The diff is always returned: Ansible shows a result's diff only with --diff (or diff: true), and AnsibleModule
+    # has no public flag for it.
+    result = dict(shown.values, changed=changed, operations=operations, diff={'before': shown.before, 'after': shown.after})
+    result.update(capability_report(module, client))
+    unknown = uncertain_records(loop.outcomes)
+    if unknown:  # check mode: writes that would be sent, whose effect cannot be known (see the task's routes_unknown)
+        result['unknown'] = unknown
+    late = loop.late + task.problems_after_apply()
+    if failures or late:
+        messages = ([failure_message(loop.outcomes, failures)] if failures else []) + late
+        raise TaskFailure('; '.join(messages), **dict(first_api_error(failures), **result))
+    return result
+
+
 @contextlib.contextmanager
-def held(module, lock):
+def held(lock):
     """Hold the lock (None: no lock) for the block; a lock not free in time fails the task before its read."""
     if lock is None:
         yield
@@ -244,27 +247,11 @@ def held(module, lock):
     try:
         lock.acquire()
     except LockTimeout as error:
-        module.fail_json(msg=str(error), changed=False, lock_file=lock.path)
+        raise TaskFailure(str(error), changed=False, lock_file=lock.path)
     except OSError as error:
-        module.fail_json(msg='the lock file %s cannot be used (%s), so nothing was read or changed: it keeps two runs on this machine '
-                         'from creating one agent twice' % (lock.path, error.strerror or error), changed=False, lock_file=lock.path)
+        raise TaskFailure('the lock file %s cannot be used (%s), so nothing was read or changed: it keeps two runs on this machine '
+                          'from creating one agent twice' % (lock.path, error.strerror or error), changed=False, lock_file=lock.path)
     try:
         yield
     finally:
         lock.release()
-
-
-def _read_plan_apply(module, task, client, problems, workers):
-    try:
-        state = task.read(client)
-    except PiopiyAPIError as error:
-        problems.append(str(error))
-        module.fail_json(msg=problems_message(problems), problems=problems, changed=False, **error.facts())
-    plan = task.plan(client, state)
-    problems.extend(plan.problems)
-    if problems:
-        module.fail_json(msg=problems_message(problems), problems=problems, changed=False, **plan.facts)
-    if module.check_mode:
-        return state, planned_outcomes(plan)
-    door = WriteDoor(workers)
-    return state, task.converge(client, state, door.apply(plan), door)

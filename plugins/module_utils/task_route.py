@@ -7,18 +7,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import NEW_AGENT, find_by_id, find_by_name
-from ansible_collections.piopiy.voice.plugins.module_utils.client_api import ROUTE_TYPE
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Pending, Plan, rendered
 from ansible_collections.piopiy.voice.plugins.module_utils.task_module import (
-    GUARD_RAILS_SPEC,
-    PARALLEL_REQUESTS_SPEC,
     PiopiyTask,
     TaskReport,
     empty_id_problems,
     guard_rails,
     parallel_requests_problem,
-    run_task,
     warn_routes_unknown,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import (
@@ -31,14 +29,23 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import
 )
 
 
+@dataclass
+class RouteState:
+    """What a route task read: the routes and purchased numbers, the agent's id (None: no agent, or none given), and the
+    problem of finding the agent."""
+
+    book: RouteBook
+    agent_id: str = None
+    problem: str = None
+
+
 class RouteTask(PiopiyTask):
     """The routes of the listed numbers: to one agent (present), or none (absent)."""
 
     kind = 'routes'
 
     def __init__(self, module):
-        self.module = module
-        self.params = module.params
+        super().__init__(module)
         option = 'phone_numbers' if self.params['phone_numbers'] is not None else 'phone_number'
         raw = self.params['phone_numbers'] if option == 'phone_numbers' else [self.params['phone_number']]
         self.numbers, self.number_problems = parse_phone_numbers(option, raw)
@@ -50,34 +57,34 @@ class RouteTask(PiopiyTask):
             problems.append('agent_name is an empty string: give the name of an existing agent, or leave agent_name out')
         return problems + [parallel_requests_problem(self.params['parallel_requests'])]
 
-    def read(self, client):
+    def read(self, client, round_number):
         book = RouteBook.read(client)
         warn_routes_unknown(self.module, client, book)
         agent_id, name = self.params['agent_id'], self.params['agent_name']
         if agent_id and book.routed_to(agent_id):
-            return {'book': book, 'agent_id': agent_id, 'problem': None}  # a route points to it, so it exists: no need to read it
+            return RouteState(book, agent_id)  # a route points to it, so it exists: no need to read it
         if agent_id:
             lookup = find_by_id(client, agent_id)
         elif name:
             lookup = find_by_name(client, name, 'agent_id', with_language=False)
         else:
-            return {'book': book, 'agent_id': None, 'problem': None}
-        return {'book': book, 'agent_id': lookup.agent['id'] if lookup.agent else None, 'problem': lookup.problem}
+            return RouteState(book)
+        return RouteState(book, lookup.agent['id'] if lookup.agent else None, lookup.problem)
 
-    def plan(self, client, state):
+    def plan(self, client, state, round_number):
         plan = self.plan_routes(client, state)
         plan.problems.extend(guard_problems(plan, set(self.numbers), **self.guards))
         return plan
 
     def plan_routes(self, client, state):
-        book, agent_id, params = state['book'], state['agent_id'], self.params
-        plan = Plan(problems=[state['problem']] if state['problem'] else [])
+        book, agent_id, params = state.book, state.agent_id, self.params
+        plan = Plan(problems=[state.problem] if state.problem else [])
         has_agent = bool(params['agent_id'] or params['agent_name'])
         if params['state'] == 'absent':
             if has_agent and agent_id is None:
                 return plan.extend(book.not_purchased(self.numbers))  # the agent does not exist, so no route points to it
             return plan.extend(plan_routes_absent(client, book, self.numbers, agent_id))
-        if agent_id is None and has_agent and not state['problem']:
+        if agent_id is None and has_agent and not state.problem:
             if self.module.check_mode and params['agent_name']:
                 agent_id = Pending(NEW_AGENT)  # an earlier task of the play would have created it
             else:
@@ -86,8 +93,8 @@ class RouteTask(PiopiyTask):
                                      % (what, 'agent_id' if params['agent_id'] else 'agent_name'))
         return plan.extend(plan_routes_present(client, book, self.numbers, agent_id, params['exclusive']))
 
-    def result(self, state, outcomes):
-        book = state['book']
+    def result(self, loop):
+        book, outcomes = loop.first.state.book, loop.outcomes
         touched = set(outcome.operation.key for outcome in outcomes if outcome.applied)
         handled = sorted(set(self.numbers) | touched)
         routes_after = book.after(outcomes)
@@ -99,30 +106,3 @@ class RouteTask(PiopiyTask):
         if self.params['phone_number']:
             values['route'] = next(route for route in after if route['phone_number'] == self.numbers[0])
         return TaskReport(values, {'routes': before}, {'routes': after})
-
-
-def route_argument_spec():
-    """The options of piopiy_number_route beyond the connection's (piopiy_module.connection_argument_spec)."""
-    return dict(
-        phone_number=dict(type='str'),
-        phone_numbers=dict(type='list', elements='str'),
-        agent_id=dict(type='str'),
-        agent_name=dict(type='str'),
-        route_type=dict(type='str', choices=[ROUTE_TYPE], default=ROUTE_TYPE),
-        state=dict(type='str', choices=['present', 'absent'], default='present'),
-        exclusive=dict(type='bool', default=False),
-        parallel_requests=PARALLEL_REQUESTS_SPEC,
-        **GUARD_RAILS_SPEC
-    )
-
-
-ROUTE_OPTION_RULES = dict(
-    mutually_exclusive=[('phone_number', 'phone_numbers'), ('agent_id', 'agent_name')],
-    required_one_of=[('phone_number', 'phone_numbers')],
-    required_if=[('state', 'present', ('agent_id', 'agent_name'), True)],
-)
-
-
-def run_route(module):
-    """The task: the numbers routed to an agent, or unrouted; it ends with module.exit_json or module.fail_json."""
-    run_task(module, RouteTask(module), workers=module.params['parallel_requests'])

@@ -2,65 +2,55 @@
 # Copyright: piopiy.voice contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""One run of the piopiy_fleet task: its options, the workspace lock, the rounds of read, plan and apply, and the result."""
+"""The task of piopiy_fleet: the environments of one workspace through the one loop, the workspace lock, and each environment's result."""
 
 from __future__ import annotations
 
 import os
 
-from ansible_collections.piopiy.voice.plugins.module_utils.client_api import PiopiyAPIError
-from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import (
-    WriteDoor,
-    failure_message,
-    first_api_error,
-    planned_outcomes,
-    problems_message,
-    rendered,
-    report,
-    was_skipped,
-)
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_loop import changed_underneath, created_twice
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import rendered, was_skipped
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_workspace import (
-    CONVERGENCE_ROUNDS,
-    pause_before_round,
-    changed_underneath,
-    created_twice,
     guard_fleet,
     parse_fleet,
     plan_fleet,
     planned_agent,
     read_fleet,
 )
-from ansible_collections.piopiy.voice.plugins.module_utils.engine_lock import DEFAULT_LOCK_TIMEOUT, AgentLock, workspace_lock_path
-from ansible_collections.piopiy.voice.plugins.module_utils.task_module import (
-    GUARD_RAILS_SPEC,
-    guard_rails,
-    held,
-    parallel_requests_problem,
-    piopiy_client,
-)
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_lock import AgentLock, workspace_lock_path
+from ansible_collections.piopiy.voice.plugins.module_utils.task_module import PiopiyTask, TaskReport, guard_rails, parallel_requests_problem
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import NumbersByAgent
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_token_file import write_secret_file
 
 RATE_LIMITED_ATTEMPTS = 20
 
 
-class FleetRun:
-    """One run of the fleet: read, plan, apply, converge; then each environment's result."""
+class WorkspaceTask(PiopiyTask):
+    """The environments of one workspace, read once, planned together and written in parallel; each one's result."""
 
-    def __init__(self, module, environments, problems):
-        self.module = module
-        self.params = module.params
+    kind = 'environments'
+
+    def __init__(self, module):
+        super().__init__(module)
         self.guards, guard_problems = guard_rails(self.params)
-        self.problems = problems + guard_problems  # of the input alone: reported with those the read finds, in one failure
-        self.environments = environments
+        self.environments, environment_problems = parse_fleet(self.params['environments'])
+        self.problems = option_problems(self.params) + environment_problems + guard_problems
         self.token_files = {}
         self.late = []
-        self.client = self._client()
 
-    def _client(self):
+    def client_options(self):
+        return dict(max_requests_per_second=self.params['max_requests_per_second'], rate_limited_attempts=RATE_LIMITED_ATTEMPTS)
+
+    def validate(self):
+        return self.problems
+
+    def lock(self):
+        """The workspace's lock on this machine: fleet runs of one workspace here take turns (none in check mode)."""
         params = self.params
-        return piopiy_client(self.module, pool_size=max(1, params['parallel_requests']),
-                             max_requests_per_second=params['max_requests_per_second'], rate_limited_attempts=RATE_LIMITED_ATTEMPTS)
+        if self.module.check_mode:
+            return None
+        return AgentLock(workspace_lock_path(params['api_base'], params['api_key']), timeout=params['lock_timeout'],
+                         what='the fleet of this workspace')
 
     def keep_token(self, environment):
         """Where the token of the agent created for this environment goes: a 0600 file under token_dir, or nowhere."""
@@ -77,93 +67,49 @@ class FleetRun:
             self.token_files[environment.environment] = path
         return keep
 
-    def run(self):
-        """Rounds of read, plan, apply, holding the workspace's lock: one round, unless a run elsewhere changed the workspace."""
-        params = self.params
-        lock = None if self.module.check_mode else AgentLock(workspace_lock_path(params['api_base'], params['api_key']),
-                                                             timeout=params['lock_timeout'], what='the fleet of this workspace')
-        with held(self.module, lock):
-            return self.rounds()
+    def read(self, client, round_number):
+        return read_fleet(client, self.environments, self.params['parallel_requests'])
 
-    def rounds(self):
-        workers = self.params['parallel_requests']
-        first = last = None
-        outcomes, owner = [], {}
-        for round_number in range(1 if self.module.check_mode else CONVERGENCE_ROUNDS):
-            if round_number:
-                pause_before_round(round_number)
-            state, plan = self.read_and_plan(first_round=round_number == 0)
-            if round_number and plan.problems:
-                self.late.append('a new round after a concurrent change found: %s' % problems_message(plan.problems))
-                break
-            applied = planned_outcomes(plan) if self.module.check_mode else WriteDoor(workers).apply(plan)
-            outcomes = [outcome for outcome in outcomes if outcome.applied] + applied  # a new round retries what failed
-            owner.update(plan.owner)
-            first, last = first or (state, plan), (state, plan, applied)
-            if self.module.check_mode or not self.needs_another_round(applied):
-                break
-        state, plan, applied = last
-        agents = dict((environment.environment, planned_agent(environment, plan.current.get(environment.environment),
-                                                              plan.agent_of.get(environment.environment), applied))
-                      for environment in self.environments)
-        return self.result(first, outcomes, owner, agents, plan.agent_of, state.book.after(applied))
+    def plan(self, client, state, round_number):
+        """The fleet's plan. Round 0 is checked against the guard rails; a later round (after a concurrent change) only
+        finishes what the checked plan started, and always merges duplicates: the only ones left are those this run and
+        a concurrent one created."""
+        merge = self.params['merge_duplicate_agents'] or round_number > 0
+        plan = plan_fleet(client, self.environments, state, merge, self.keep_token)
+        if round_number == 0:
+            plan.problems.extend(guard_fleet(plan, self.environments, **self.guards))
+        return plan
 
-    def read_and_plan(self, first_round):
-        """The workspace read and the fleet planned; the first round fails on any problem, before any write.
+    def another_round(self, client, outcomes):
+        """Another round when an agent this round created was created by a concurrent run too, or a write met its changes."""
+        return bool(created_twice(client, outcomes)) or changed_underneath(outcomes)
 
-        Later rounds always merge duplicates: the only ones left are those this run and a concurrent one created.
-        """
-        try:
-            state = read_fleet(self.client, self.environments, self.params['parallel_requests'])
-        except PiopiyAPIError as error:
-            self.module.fail_json(msg=str(error), changed=False, **error.facts())
-        merge = self.params['merge_duplicate_agents'] or not first_round
-        plan = plan_fleet(self.client, self.environments, state, merge, self.keep_token)
-        problems = self.problems + plan.problems
-        if first_round:  # a later round only finishes what the checked plan started, after a concurrent change
-            problems.extend(guard_fleet(plan, self.environments, **self.guards))
-        if first_round and problems:
-            self.module.fail_json(msg=problems_message(problems), problems=problems, changed=False,
-                                  **dict((key, value) for key, value in plan.facts.items() if value))
-        return state, plan
-
-    def needs_another_round(self, outcomes):
-        """After a round's writes: another one when an agent it created was created by a concurrent run too, or a write met its changes."""
-        failures = [outcome for outcome in outcomes if not outcome.applied and not was_skipped(outcome)]
-        try:
-            twice = created_twice(self.client, outcomes)
-        except PiopiyAPIError as error:
-            self.late.append('after the writes, the check for agents created twice by a concurrent run failed: %s; run the task again' % error)
-            return False
-        return bool(twice) or changed_underneath(failures)
-
-    def result(self, first, outcomes, owner, agents, agent_ids, routes):
-        """The result of every environment: its agent and numbers as the last round left them, and the writes of every round."""
-        state, plan = first
-        reported = [outcome for outcome in outcomes if not was_skipped(outcome)]
-        records, failures, changed = report(reported)
-        environments, before, after, applied = {}, {}, {}, {}
-        for outcome in reported:
-            if outcome.applied:
-                applied.setdefault(owner.get(id(outcome.operation)), []).append(outcome.operation.record(outcome.resource))
+    def result(self, loop):
+        """Every environment: its agent and numbers as the last round left them, and the writes of every round."""
+        first, last = loop.first, loop.last
+        plan = last.plan
+        routes = last.state.book.after(last.outcomes)
+        applied = {}
+        for outcome in loop.outcomes:
+            if outcome.applied and not was_skipped(outcome):
+                applied.setdefault(outcome.operation.owner, []).append(outcome.operation.record(outcome.resource))
         routed = NumbersByAgent(routes)
+        environments, before, after = {}, {}, {}
         for environment in self.environments:
             name = environment.environment
             mine = applied.get(name, [])
-            agent = agents[name]
-            numbers = routed.routed_to(agent_ids.get(name))
-            environments[name] = dict(agent=rendered(agent), phone_numbers=numbers, changed=bool(mine), operations=mine)
+            agent = rendered(planned_agent(environment, plan.current.get(name), plan.agent_of.get(name), last.outcomes))
+            numbers = routed.routed_to(plan.agent_of.get(name))
+            environments[name] = dict(agent=agent, phone_numbers=numbers, changed=bool(mine), operations=mine)
             if name in self.token_files:
                 environments[name]['agent_token_file'] = self.token_files[name]
-            current = plan.current[name]
-            before[name] = dict(agent=current or {}, phone_numbers=state.book.routed_to(current['id']) if current else [])
-            after[name] = dict(agent=rendered(agent), phone_numbers=numbers)
-        result = dict(environments=environments, operations=records, changed=changed)
-        result['diff'] = {'before': before, 'after': after}  # Ansible shows it only with --diff
-        if failures or self.late:
-            messages = ([failure_message(reported, failures)] if failures else []) + self.late
-            self.module.fail_json(msg='; '.join(messages), **dict(first_api_error(failures), **result))
-        return result
+            current = first.plan.current[name]
+            before[name] = dict(agent=current or {}, phone_numbers=first.state.book.routed_to(current['id']) if current else [])
+            after[name] = dict(agent=agent, phone_numbers=numbers)
+        return TaskReport({'environments': environments}, before, after)
+
+    def problems_after_apply(self):
+        return self.late
 
 
 def option_problems(params):
@@ -176,30 +122,3 @@ def option_problems(params):
     if token_dir and not os.path.isdir(token_dir):
         problems.append('token_dir %s is not a directory: create it before the run, or leave token_dir out' % token_dir)
     return [problem for problem in problems if problem]
-
-
-def fleet_argument_spec():
-    """The options of piopiy_fleet beyond the connection's (piopiy_module.connection_argument_spec)."""
-    return dict(
-        environments=dict(type='list', elements='dict', required=True, options=dict(
-            environment=dict(type='str', required=True),
-            name=dict(type='str'),
-            language=dict(type='str'),
-            phone_numbers=dict(type='list', elements='str', default=[]),
-            exclusive=dict(type='bool', default=True),
-            max_route_changes=dict(type='int'),
-            allow_protected_changes=dict(type='bool'),
-        )),
-        merge_duplicate_agents=dict(type='bool', default=True),
-        token_dir=dict(type='path'),
-        parallel_requests=dict(type='int', default=64),
-        max_requests_per_second=dict(type='float', default=0),
-        lock_timeout=dict(type='int', default=DEFAULT_LOCK_TIMEOUT),
-        **GUARD_RAILS_SPEC
-    )
-
-
-def run_fleet(module):
-    """The task's result, once every environment is applied (or planned, in check mode); a failure exits through module.fail_json."""
-    environments, problems = parse_fleet(module.params['environments'])
-    return FleetRun(module, environments, option_problems(module.params) + problems).run()

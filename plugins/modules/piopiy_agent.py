@@ -25,7 +25,7 @@ description:
   - "Runs on different machines cannot share that lock, so after creating the agent the task lists the agents again. When
     agents with the same name appeared meanwhile (created by a concurrent run), it applies the convergence rule of
     M(piopiy.voice.piopiy_fleet): the agent with the lowest id is kept, the numbers of O(phone_numbers) and those of the
-    other agents are routed to it (a number not listed is unmapped instead with O(purge_phone_numbers=true)), and the
+    other agents are routed to it (a number not listed is unmapped instead with O(exclusive=true)), and the
     others are deleted once their numbers have moved. Every run applies the same rule, so whichever ends last leaves one
     agent with every number. RV(agent) is then the agent kept, and these writes are in RV(operations). When the agent
     this task created is the one merged away, the task warns: O(token_file) (or RV(agent_token)) then holds the token of
@@ -136,7 +136,7 @@ options:
       - The phone numbers routed to the agent, each in E.164 form as in M(piopiy.voice.piopiy_number_route)
         (V(+) and 8 to 15 digits; spaces, dashes, dots and brackets are removed first).
       - Each listed number is routed to the agent, moved from another agent if needed. With
-        O(purge_phone_numbers=true), numbers routed to the agent but not listed are unmapped, so the list is the
+        O(exclusive=true), numbers routed to the agent but not listed are unmapped, so the list is the
         agent's complete set of numbers; V([]) unmaps them all.
       - Every number is checked, well formed and purchased, before the first write. A task with any bad number
         fails, names every bad number, and creates nothing.
@@ -145,12 +145,15 @@ options:
         agent deleted, in one task (the delete is not sent unless every unmap went through).
     type: list
     elements: str
-  purge_phone_numbers:
+  exclusive:
     description:
-      - With O(phone_numbers), whether numbers routed to the agent but not listed are unmapped.
+      - With O(phone_numbers), whether numbers routed to the agent but not listed are unmapped, as
+        O(piopiy.voice.piopiy_number_route#module:exclusive) and the C(exclusive) of M(piopiy.voice.piopiy_fleet) environments.
       - V(false) only adds routes, like M(piopiy.voice.piopiy_number_route) does without O(piopiy.voice.piopiy_number_route#module:exclusive).
+      - The alias C(purge_phone_numbers) is deprecated and will be removed in 1.0.0.
     type: bool
     default: true
+    aliases: [purge_phone_numbers]
   parallel_requests:
     description:
       - With O(phone_numbers), how many route writes are sent at once, from 1 to 64. V(1) sends them strictly one after another.
@@ -423,12 +426,35 @@ request_id:
   sample: req_5f2c9a1b7d3e4f60
 """
 
-from ansible_collections.piopiy.voice.plugins.module_utils.task_agent import AGENT_OPTION_RULES, agent_argument_spec, run_agent
-from ansible_collections.piopiy.voice.plugins.module_utils.task_module import piopiy_module
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_lock import DEFAULT_LOCK_TIMEOUT
+from ansible_collections.piopiy.voice.plugins.module_utils.task_agent import agent_task
+from ansible_collections.piopiy.voice.plugins.module_utils.task_module import GUARD_RAILS_SPEC, PARALLEL_REQUESTS_SPEC, run_module
+
+# The options beyond the connection's (doc fragment piopiy.voice.piopiy), as DOCUMENTATION describes them.
+ARGUMENT_SPEC = dict(
+    name=dict(type='str'),
+    id=dict(type='str'),
+    language=dict(type='str'),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+    token_file=dict(type='path'),
+    token_file_format=dict(type='str', choices=['token', 'env'], default='token'),
+    token_env_names=dict(type='dict', no_log=False),  # variable names, not secrets
+    return_token=dict(type='bool', default=False),
+    rotate=dict(type='str', choices=['never', 'now', 'due'], default='never'),
+    rotation_phase=dict(type='str', choices=['all', 'prepare', 'finish'], default='all'),
+    token_max_age=dict(type='str', no_log=False),  # a duration
+    drain_seconds=dict(type='int', default=0),
+    phone_numbers=dict(type='list', elements='str'),
+    exclusive=dict(type='bool', default=True, aliases=['purge_phone_numbers'],
+                   deprecated_aliases=[dict(name='purge_phone_numbers', version='1.0.0', collection_name='piopiy.voice')]),
+    parallel_requests=PARALLEL_REQUESTS_SPEC,
+    lock_timeout=dict(type='int', default=DEFAULT_LOCK_TIMEOUT),
+    **GUARD_RAILS_SPEC
+)
 
 
 def main():
-    run_agent(piopiy_module(agent_argument_spec(), **AGENT_OPTION_RULES))
+    run_module(ARGUMENT_SPEC, agent_task, required_one_of=[('name', 'id')])
 
 
 if __name__ == '__main__':

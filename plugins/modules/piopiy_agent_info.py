@@ -131,12 +131,20 @@ request_id:
   sample: req_5f2c9a1b7d3e4f60
 """
 
-from ansible_collections.piopiy.voice.plugins.module_utils.task_info import AGENT_INFO_OPTION_RULES, agent_info_argument_spec, run_agent_info
-from ansible_collections.piopiy.voice.plugins.module_utils.task_module import piopiy_module
+from ansible_collections.piopiy.voice.plugins.module_utils.task_info import AgentInfoTask
+from ansible_collections.piopiy.voice.plugins.module_utils.task_module import PARALLEL_REQUESTS_SPEC, run_module
+
+# The options beyond the connection's (doc fragment piopiy.voice.piopiy), as DOCUMENTATION describes them.
+ARGUMENT_SPEC = dict(
+    name=dict(type='str'),
+    id=dict(type='str'),
+    with_language=dict(type='bool', default=False),
+    parallel_requests=PARALLEL_REQUESTS_SPEC,
+)
 
 
 def main():
-    run_agent_info(piopiy_module(agent_info_argument_spec(), **AGENT_INFO_OPTION_RULES))
+    run_module(ARGUMENT_SPEC, AgentInfoTask, mutually_exclusive=[('name', 'id')])
 
 
 if __name__ == '__main__':

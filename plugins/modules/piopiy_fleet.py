@@ -262,13 +262,32 @@ request_id:
   type: str
 """
 
-from ansible_collections.piopiy.voice.plugins.module_utils.task_workspace import fleet_argument_spec, run_fleet
-from ansible_collections.piopiy.voice.plugins.module_utils.task_module import piopiy_module
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_lock import DEFAULT_LOCK_TIMEOUT
+from ansible_collections.piopiy.voice.plugins.module_utils.task_module import GUARD_RAILS_SPEC, run_module
+from ansible_collections.piopiy.voice.plugins.module_utils.task_workspace import WorkspaceTask
+
+# The options beyond the connection's (doc fragment piopiy.voice.piopiy), as DOCUMENTATION describes them.
+ARGUMENT_SPEC = dict(
+    environments=dict(type='list', elements='dict', required=True, options=dict(
+        environment=dict(type='str', required=True),
+        name=dict(type='str'),
+        language=dict(type='str'),
+        phone_numbers=dict(type='list', elements='str', default=[]),
+        exclusive=dict(type='bool', default=True),
+        max_route_changes=dict(type='int'),
+        allow_protected_changes=dict(type='bool'),
+    )),
+    merge_duplicate_agents=dict(type='bool', default=True),
+    token_dir=dict(type='path'),
+    parallel_requests=dict(type='int', default=64),
+    max_requests_per_second=dict(type='float', default=0),
+    lock_timeout=dict(type='int', default=DEFAULT_LOCK_TIMEOUT),
+    **GUARD_RAILS_SPEC
+)
 
 
 def main():
-    module = piopiy_module(fleet_argument_spec())
-    module.exit_json(**run_fleet(module))
+    run_module(ARGUMENT_SPEC, WorkspaceTask)
 
 
 if __name__ == '__main__':

@@ -222,12 +222,29 @@ request_id:
   sample: req_5f2c9a1b7d3e4f60
 """
 
-from ansible_collections.piopiy.voice.plugins.module_utils.task_module import piopiy_module
-from ansible_collections.piopiy.voice.plugins.module_utils.task_route import ROUTE_OPTION_RULES, route_argument_spec, run_route
+from ansible_collections.piopiy.voice.plugins.module_utils.client_api import ROUTE_TYPE
+from ansible_collections.piopiy.voice.plugins.module_utils.task_module import GUARD_RAILS_SPEC, PARALLEL_REQUESTS_SPEC, run_module
+from ansible_collections.piopiy.voice.plugins.module_utils.task_route import RouteTask
+
+# The options beyond the connection's (doc fragment piopiy.voice.piopiy), as DOCUMENTATION describes them.
+ARGUMENT_SPEC = dict(
+    phone_number=dict(type='str'),
+    phone_numbers=dict(type='list', elements='str'),
+    agent_id=dict(type='str'),
+    agent_name=dict(type='str'),
+    route_type=dict(type='str', choices=[ROUTE_TYPE], default=ROUTE_TYPE),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+    exclusive=dict(type='bool', default=False),
+    parallel_requests=PARALLEL_REQUESTS_SPEC,
+    **GUARD_RAILS_SPEC
+)
 
 
 def main():
-    run_route(piopiy_module(route_argument_spec(), **ROUTE_OPTION_RULES))
+    run_module(ARGUMENT_SPEC, RouteTask,
+               mutually_exclusive=[('phone_number', 'phone_numbers'), ('agent_id', 'agent_name')],
+               required_one_of=[('phone_number', 'phone_numbers')],
+               required_if=[('state', 'present', ('agent_id', 'agent_name'), True)])
 
 
 if __name__ == '__main__':

@@ -137,12 +137,19 @@ request_id:
   sample: req_5f2c9a1b7d3e4f60
 """
 
-from ansible_collections.piopiy.voice.plugins.module_utils.task_info import ROUTE_INFO_OPTION_RULES, route_info_argument_spec, run_route_info
-from ansible_collections.piopiy.voice.plugins.module_utils.task_module import piopiy_module
+from ansible_collections.piopiy.voice.plugins.module_utils.task_info import RouteInfoTask
+from ansible_collections.piopiy.voice.plugins.module_utils.task_module import run_module
+
+# The options beyond the connection's (doc fragment piopiy.voice.piopiy), as DOCUMENTATION describes them.
+ARGUMENT_SPEC = dict(
+    agent_id=dict(type='str'),
+    agent_name=dict(type='str'),
+    phone_number=dict(type='str'),
+)
 
 
 def main():
-    run_route_info(piopiy_module(route_info_argument_spec(), **ROUTE_INFO_OPTION_RULES))
+    run_module(ARGUMENT_SPEC, RouteInfoTask, mutually_exclusive=[('agent_id', 'agent_name')])
 
 
 if __name__ == '__main__':

@@ -54,7 +54,7 @@ expect_output "pubdev-support-agent"
 admin clear-log
 # The agent exists now: exclusive numbers (the role's default) need the route calls.
 expect_status 2 ansible-playbook -i "$inventory" piopiy.voice.support_agent
-expect_output "purge_phone_numbers=true (unmap the numbers of the agent that the task does not list) needs GET /phone-number-routing"
+expect_output "exclusive=true (unmap the numbers of the agent that the task does not list) needs GET /phone-number-routing"
 expect_no_output "api_base"
 admin no-writes
 sed -i 's/^  vars:/      support_agent_exclusive: false\n  vars:/' "$inventory/hosts.yml"

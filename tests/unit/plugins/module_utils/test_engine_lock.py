@@ -15,6 +15,7 @@ import pytest
 
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Operation, Plan
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_lock import AgentLock, LockTimeout, lock_dir, lock_path, workspace_lock_path
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_loop import TaskFailure
 from ansible_collections.piopiy.voice.plugins.module_utils.task_module import PiopiyTask, TaskReport, run_task
 
 BASE = 'http://127.0.0.1:8080/v1'
@@ -119,24 +120,13 @@ def test_a_lock_directory_others_can_write_to_is_refused(tmp_path):
 
 # ---- run_task holds a task's lock from before its read until after its last write ----
 
-class Exited(Exception):
-    pass
-
-
 class FakeModule:
     def __init__(self):
         self.params = {'api_key': KEY, 'api_base': BASE, 'timeout': 1.0, 'validate_certs': True, 'api_profile': 'extended'}
         self.check_mode = False
-        self._diff = False
 
     def warn(self, unused_message):
         pass
-
-    def exit_json(self, **result):
-        raise Exited(dict(result, failed=False))
-
-    def fail_json(self, **result):
-        raise Exited(dict(result, failed=True))
 
 
 class LockedTask(PiopiyTask):
@@ -145,6 +135,7 @@ class LockedTask(PiopiyTask):
     kind = 'agent'
 
     def __init__(self, path, timeout=5):
+        super().__init__(FakeModule())
         self.path = path
         self.timeout = timeout
         self.free_at = []
@@ -161,29 +152,27 @@ class LockedTask(PiopiyTask):
     def lock(self):
         return AgentLock(self.path, timeout=self.timeout)
 
-    def read(self, client):
+    def read(self, client, round_number):
         self.note('read')
         return {}
 
-    def plan(self, client, state):
+    def plan(self, client, state, round_number):
         def send(after):
             self.note('write')
             return after
         return Plan([Operation('create', 'agent', 'one', None, {'id': 'agent_1', 'name': 'one'}, send)])
 
-    def converge(self, client, state, outcomes, door):
+    def another_round(self, client, outcomes):
         self.note('converge')
-        return outcomes
+        return False
 
-    def result(self, state, outcomes):
+    def result(self, loop):
         return TaskReport({})
 
 
 def test_run_task_holds_the_lock_over_read_writes_and_convergence_and_releases_it(path):
     task = LockedTask(path)
-    with pytest.raises(Exited) as exited:
-        run_task(FakeModule(), task)
-    assert exited.value.args[0]['changed'] is True
+    assert run_task(task.module, task)['changed'] is True
     assert task.steps == ['read', 'write', 'converge'] and task.free_at == []
     AgentLock(path, timeout=0).acquire().release()
 
@@ -191,7 +180,6 @@ def test_run_task_holds_the_lock_over_read_writes_and_convergence_and_releases_i
 def test_run_task_fails_before_its_read_when_the_lock_stays_taken(path):
     task = LockedTask(path, timeout=0.1)
     with AgentLock(path, timeout=0):
-        with pytest.raises(Exited) as exited:
-            run_task(FakeModule(), task)
-    result = exited.value.args[0]
-    assert result['failed'] and result['lock_file'] == path and path in result['msg'] and task.steps == []
+        with pytest.raises(TaskFailure) as failed:
+            run_task(task.module, task)
+    assert failed.value.facts['lock_file'] == path and path in failed.value.msg and task.steps == []

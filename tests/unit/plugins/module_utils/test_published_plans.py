@@ -123,9 +123,9 @@ def test_the_numbers_of_a_new_agent_are_certain_changes_even_when_routes_are_unk
 
 
 def test_exclusive_on_unknown_routes_fails_before_any_write_naming_the_calls():
-    plan = plan_routes_present(PublishedClient(), unknown_book(), NUMBERS, 'agent_1', exclusive=True, exclusive_option='purge_phone_numbers')
+    plan = plan_routes_present(PublishedClient(), unknown_book(), NUMBERS, 'agent_1', exclusive=True)
     assert len(plan.problems) == 1
-    assert plan.problems[0].startswith('purge_phone_numbers=true')
+    assert plan.problems[0].startswith('exclusive=true')
     assert LIST_ROUTES in plan.problems[0] and DELETE_ROUTE in plan.problems[0] and 'Nothing was changed' in plan.problems[0]
     assert 'api_base' not in plan.problems[0]
 

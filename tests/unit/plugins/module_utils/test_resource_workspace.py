@@ -9,12 +9,11 @@ from __future__ import annotations
 import itertools
 
 from ansible_collections.piopiy.voice.plugins.module_utils.client_api import PiopiyAPIError, PiopiyClient
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_loop import changed_underneath, created_twice
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import FAILED, Outcome, WriteDoor, report, was_skipped
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_workspace import (
     Environment,
     FleetState,
-    changed_underneath,
-    created_twice,
     guard_fleet,
     parse_fleet,
     plan_converge,
@@ -223,7 +222,7 @@ def test_a_number_moved_between_environments_is_mapped_to_its_new_agent_and_neve
 
     assert [(operation.stage, operation.action, operation.key) for operation in plan.operations] == [(1, 'map', N2)]
     assert workspace.numbers_of('agent_a') == [N1] and workspace.numbers_of('agent_b') == [N2, N3]
-    assert [plan.owner[id(outcome.operation)] for outcome in outcomes] == ['prod']
+    assert [outcome.operation.owner for outcome in outcomes] == ['prod']
 
 
 def test_every_map_of_every_environment_is_sent_before_any_unmap_whatever_the_order_of_the_environments():
