@@ -216,9 +216,8 @@ def report_file(hosts, left_out, orphans, unrouted, routes_unknown=False):
              '']
     if routes_unknown:
         lines.extend(ROUTES_UNKNOWN_REPORT)
-    lines.extend([
-             '# Agents left out of the inventory: %d' % len(left_out),
-             '# The role cannot reproduce them exactly; fix them in the dashboard and export again.'])
+    lines.extend(['# Agents left out of the inventory: %d' % len(left_out),
+                  '# The role cannot reproduce them exactly; fix them in the dashboard and export again.'])
     for entry in left_out:
         agent = entry['agent']
         numbers = ', '.join(entry['numbers']) or 'none'
