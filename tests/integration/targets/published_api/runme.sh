@@ -9,7 +9,8 @@ config="$(cd ../.. && pwd)/integration_config.yml"
 python=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}
 scratch=$(mktemp -d)
 admin() { "$python" ../setup_piopiy/files/emulator_admin.py "$config" "$@"; }
-export ANSIBLE_ROLES_PATH="$(cd .. && pwd)"  # setup_piopiy
+ANSIBLE_ROLES_PATH="$(cd .. && pwd)"  # setup_piopiy
+export ANSIBLE_ROLES_PATH
 emulator_url=$("$python" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["piopiy_emulator_url"])' "$config")
 profile() { curl -fsS -X PUT -H 'Content-Type: application/json' -d "{\"profile\": \"$1\"}" "$emulator_url/__emulator__/profile" >/dev/null; }
 finish() {

@@ -187,7 +187,8 @@ def test_a_delete_without_route_reads_is_sent_and_a_409_says_what_to_do(status, 
         assert DELETE_ROUTE in str(outcome.error) and 'api_base' not in str(outcome.error)
 
 
-def rotation_of(canonical=AGENT, successor=None):
+def rotation_of(canonical='agent', successor=None):
+    canonical = dict(AGENT) if canonical == 'agent' else canonical
     return RotationState(canonical, successor, None if successor is None else canonical and canonical['id'])
 
 

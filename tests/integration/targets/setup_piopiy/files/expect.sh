@@ -1,4 +1,5 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154
+# (SC2154: $scratch is set by the runme.sh that sources this file.)
 # Sourced by runme.sh scripts (their target names needs/target/setup_piopiy in its aliases), which set $scratch,
 # a scratch directory:
 #     source ../setup_piopiy/files/expect.sh
