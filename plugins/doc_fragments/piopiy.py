@@ -36,6 +36,22 @@ options:
       - Only set to V(false) for a test endpoint you control.
     type: bool
     default: true
+  api_profile:
+    description:
+      - Which calls the API at O(api_base) has. Piopiy publishes create, list and delete an agent, map a number and list
+        purchased numbers; the collection can also use five calls that are not published (read one agent, update an agent,
+        list routes, read one route, delete a route), which a live account may not have.
+      - V(auto) tries them and learns on first contact which ones the API lacks (a 404 on a list, or a 404, 405 or 501 on an
+        object that the list has); every task of the run then stops asking for them, through a small cache file beside the
+        lock files (call names only, for an hour).
+      - V(published) never sends an unpublished call; V(extended) always sends them, as on an API known to have them.
+      - What each feature does on the published calls alone is in the collection's C(docs/piopiy-api.md). A missing call is
+        reported by its name (in the result's C(missing_call)), never as a wrong O(api_base).
+      - If not set, the value of the E(PIOPIY_API_PROFILE) environment variable is used.
+    type: str
+    choices: [auto, published, extended]
+    default: auto
+    version_added: 0.2.0
 requirements:
   - requests
 notes:

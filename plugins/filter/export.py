@@ -244,7 +244,7 @@ def hosts_file(hosts):
     return '\n'.join(lines) + '\n'
 
 
-def host_vars_file(host, agent, conventional, numbers, rotation=None):
+def host_vars_file(host, agent, conventional, numbers, rotation=None, routes_unknown=False):
     lines = ['---', '# Agent %s (%s), exported by piopiy.voice.export.' % (comment_text(agent['name']), agent['id'])]
     if rotation is not None:
         lines.append('# When exported, %s.' % rotation.note())
@@ -256,7 +256,12 @@ def host_vars_file(host, agent, conventional, numbers, rotation=None):
         lines.append('support_agent_language: %s' % yaml_value(agent['language']))
     else:
         lines.append('# The API did not tell its language; without support_agent_language the role keeps it.')
-    if numbers:
+    if routes_unknown:
+        # Never an empty list: the role would then unmap every number of the agent, or refuse; unset, it refuses to run.
+        lines.append('# Its numbers are unknown: the API has no GET /phone-number-routing, so the export could not read its routes.')
+        lines.append('# List them here before running the role over this host (until then the role refuses to run for it):')
+        lines.append('# support_agent_phone_numbers: ["+19499800001"]')
+    elif numbers:
         lines.append('support_agent_phone_numbers:')
         lines.extend('  - %s' % yaml_value(number) for number in numbers)
     else:
@@ -284,12 +289,22 @@ def number_ranges(numbers):
     return lines
 
 
-def report_file(hosts, left_out, orphans, unrouted, rotations):
+ROUTES_UNKNOWN_REPORT = [
+    '# Routes: UNKNOWN. The API has no GET /phone-number-routing (Piopiy does not publish it), so the export could not read',
+    '# which number routes to which agent. The host files list no numbers: add each environment\'s',
+    '# support_agent_phone_numbers before running piopiy.voice.support_agent over the inventory.',
+    '',
+]
+
+
+def report_file(hosts, left_out, orphans, unrouted, rotations, routes_unknown=False):
     lines = ['# piopiy.voice.export report: what the inventory beside this file does not manage.',
              '# Nothing here is changed by running piopiy.voice.support_agent over the inventory.',
              '#',
              '# Environments exported: %d (%s)' % (len(hosts), ', '.join(hosts) or 'none'),
              '']
+    if routes_unknown:
+        lines.extend(ROUTES_UNKNOWN_REPORT)
     if rotations:
         lines.append('# Credential rotations in progress: %d' % len(rotations))
         lines.extend('%s: %s' % (host, rotation.note()) for host, rotation in rotations)
@@ -302,26 +317,34 @@ def report_file(hosts, left_out, orphans, unrouted, rotations):
         lines.append('%s (%s): %s; numbers: %s' % (comment_text(str(agent.get('name'))), agent['id'], entry['reason'], numbers))
     lines.extend(['', '# Routes to agents the API did not list: %d' % len(orphans)])
     lines.extend('%s -> %s' % (number, agent_id) for number, agent_id in orphans)
-    lines.extend(['', '# Purchased numbers with no route: %d' % len(unrouted),
-                  '# Add them to an environment\'s support_agent_phone_numbers to route them.'])
+    if routes_unknown:
+        lines.extend(['', '# Purchased numbers, routes unknown: %d' % len(unrouted)])
+    else:
+        lines.extend(['', '# Purchased numbers with no route: %d' % len(unrouted),
+                      '# Add them to an environment\'s support_agent_phone_numbers to route them.'])
     lines.extend(number_ranges(unrouted))
     return '\n'.join(lines) + '\n'
 
 
-def export_inventory(agents, routes, purchased_numbers):
+def export_inventory(agents, routes, purchased_numbers, routes_unknown=False):
     """{relative path: text} of the inventory, plus a summary, for agents (with languages), routes and purchased numbers.
 
     agents: piopiy_agent_info's agents, each with its language filled in; routes and purchased_numbers: the routes
-    and phone_numbers of piopiy_number_route_info.
+    and phone_numbers of piopiy_number_route_info; routes_unknown: its routes_unknown (the routes could not be read):
+    the host files then list no numbers at all, and say so, rather than an empty list that would unmap them.
     """
+    if routes_unknown:
+        routes = []
     kept, left_out, orphans, unrouted, numbers, rotations = sort_workspace(list(agents), list(routes), list(purchased_numbers))
     assigned = assign_hosts(kept)
     hosts = [host for host, _agent, _conventional in assigned]
     rotating = [(host, rotations[agent['id']]) for host, agent, _conventional in assigned if agent['id'] in rotations]
-    files = {'hosts.yml': hosts_file(hosts), REPORT: report_file(hosts, left_out, orphans, unrouted, rotating)}
+    files = {'hosts.yml': hosts_file(hosts), REPORT: report_file(hosts, left_out, orphans, unrouted, rotating, routes_unknown)}
     for host, agent, conventional in assigned:
-        files['host_vars/%s.yml' % host] = host_vars_file(host, agent, conventional, numbers.get(agent['id'], []), rotations.get(agent['id']))
+        files['host_vars/%s.yml' % host] = host_vars_file(host, agent, conventional, numbers.get(agent['id'], []),
+                                                          rotations.get(agent['id']), routes_unknown)
     return {
+        'routes_unknown': bool(routes_unknown),
         'files': files,
         'hosts': hosts,
         'left_out': [{'id': entry['agent']['id'], 'name': entry['agent'].get('name'), 'reason': entry['reason']} for entry in left_out],

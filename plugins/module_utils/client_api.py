@@ -17,6 +17,7 @@ ambiguous (it may or may not have been applied).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import random
 import threading
@@ -44,6 +45,8 @@ try:
 except ImportError:  # urllib3 1.x reports a failed name lookup as a NewConnectionError
     NameResolutionError = None
 
+from ansible_collections.piopiy.voice.plugins.module_utils.client_capabilities import MISSING_STATUSES, Capabilities, MissingCall
+
 
 DEFAULT_API_BASE = 'https://api.piopiy.com/v1'
 ROUTE_TYPE = 'ai_agent'
@@ -59,6 +62,17 @@ RELEASE_NUMBER = '/release-phone-number'
 COLLECTIONS = (AGENTS, ROUTES, PURCHASED_NUMBERS, AVAILABLE_NUMBERS)
 # What a call the API lacks answers, for a number that the purchased list has just returned.
 MISSING_CALL_STATUSES = frozenset((404, 405, 501))
+
+# The calls Piopiy does not publish, by the names every message uses. A live account may not have them: the client
+# learns which (client_capabilities) and raises MissingCallError for them.
+GET_AGENT = 'GET /ai-agents/{id}'
+UPDATE_AGENT = 'PATCH /ai-agents/{id}'
+LIST_ROUTES = 'GET /phone-number-routing'
+GET_ROUTE = 'GET /phone-number-routing/{phone_number}'
+DELETE_ROUTE = 'DELETE /phone-number-routing/{phone_number}'
+UNPUBLISHED_CALLS = (GET_AGENT, UPDATE_AGENT, LIST_ROUTES, GET_ROUTE, DELETE_ROUTE)
+PUBLISHED_WORKS = ('the published calls still work: create, list and delete agents, map a number (POST /phone-number-routing), '
+                   'list purchased numbers')
 
 PAGE_LIMIT = 100
 MAX_ATTEMPTS = 5
@@ -164,6 +178,33 @@ class PiopiyAPIError(Exception):
         return {'status': self.status, 'error_code': self.code, 'request_id': self.request_id}
 
 
+class MissingCallError(PiopiyAPIError):
+    """A call this API does not have (one Piopiy does not publish), as distinct from an object that does not exist.
+
+    call: its name, such as PATCH /ai-agents/{id}; reason: how that is known (the answer that told, or api_profile).
+    """
+
+    def __init__(self, missing, status=None, code=None, request_id=None, attempts=1):
+        self.call = missing.call
+        self.reason = missing.reason
+        self.advice = None  # what to do instead, set by the feature that needed the call; else what still works
+        method, _space, path = missing.call.partition(' ')
+        super().__init__(method, path, status=status, code=code, request_id=request_id, attempts=attempts)
+
+    def describe(self):
+        text = ('%s is not available on this API (%s): it is one of the calls Piopiy does not publish; %s'
+                % (self.call, self.reason, self.advice or PUBLISHED_WORKS))
+        if self.request_id:
+            text += ' [request %s]' % self.request_id
+        return text
+
+    def __str__(self):
+        return self.describe()  # the advice may be set after the error is made
+
+    def facts(self):
+        return dict(super().facts(), missing_call=self.call)
+
+
 class AmbiguousWriteError(PiopiyAPIError):
     """A write failed so that the API may or may not have applied it (timeout, dropped connection, 5xx, odd answer).
 
@@ -174,10 +215,6 @@ class AmbiguousWriteError(PiopiyAPIError):
     def __init__(self, *args, **kwargs):
         self.answered = kwargs.pop('answered', False)
         super().__init__(*args, **kwargs)
-
-
-class MissingCallError(PiopiyAPIError):
-    """The API has no such call (it answered 404, 405 or 501 for a call on an object that exists): no retry helps."""
 
 
 class ConfigurationError(PiopiyAPIError):
@@ -209,8 +246,11 @@ class PiopiyClient:
     """One HTTP session per module run, with pages, the retry policy and typed errors."""
 
     def __init__(self, api_key, api_base=DEFAULT_API_BASE, timeout=30.0, validate_certs=True, pool_size=16, sleep=time.sleep,
-                 max_requests_per_second=0, rate_limited_attempts=MAX_ATTEMPTS):
+                 max_requests_per_second=0, rate_limited_attempts=MAX_ATTEMPTS, capabilities=None):
         self.api_key = api_key
+        # Which calls the API has (client_capabilities); without one, every call is tried, as a full API has them.
+        self.capabilities = capabilities or Capabilities('extended', UNPUBLISHED_CALLS)
+        self._answered = False  # some call on this base answered success: a 404 is then never a wrong api_base
         # A cap on the requests this client starts per second, over all its threads (0: none), and the attempts a
         # request may make while the API keeps answering 429: a fleet run slows down under a rate limit, never fails.
         self.min_request_interval = 1.0 / max_requests_per_second if max_requests_per_second else 0.0
@@ -239,15 +279,16 @@ class PiopiyClient:
         return self.walk(AGENTS)
 
     def get_agent(self, agent_id):
-        """The agent, or None when the API says there is no such agent (404)."""
-        return self._get_or_none(agent_path(agent_id))
+        """The agent, or None when the API says there is no such agent (404); MissingCallError when the API has no such call."""
+        return self._get_or_none(agent_path(agent_id), GET_AGENT, agent_id=agent_id)
 
     def create_agent(self, name, language, settle=None):
         """Create an agent; its answer must carry the id, else the write is settled like a lost answer."""
         return self.request('POST', AGENTS, body={'name': name, 'language': language}, settle=settle, expect=('id',))
 
     def update_agent(self, agent_id, changes):
-        return self.request('PATCH', agent_path(agent_id), body=changes)
+        with self._call(UPDATE_AGENT, agent_id=agent_id):
+            return self.request('PATCH', agent_path(agent_id), body=changes)
 
     def delete_agent(self, agent_id):
         return self._delete(agent_path(agent_id))
@@ -255,21 +296,76 @@ class PiopiyClient:
     # ---- routes and numbers ----
 
     def list_routes(self, agent_id=None):
-        return self.walk(ROUTES, {'agent_id': agent_id} if agent_id else None)
+        with self._call(LIST_ROUTES, is_list=True):
+            return self.walk(ROUTES, {'agent_id': agent_id} if agent_id else None)
 
     def get_route(self, phone_number):
         """The number's route, or None when the API says the number has no route (404)."""
-        return self._get_or_none(route_path(phone_number))
+        return self._get_or_none(route_path(phone_number), GET_ROUTE)
 
     def set_route(self, phone_number, agent_id, settle=None):
         body = {'phone_number': phone_number, 'route_type': ROUTE_TYPE, 'agent_id': agent_id}
         return self.request('POST', ROUTES, body=body, settle=settle)
 
     def delete_route(self, phone_number):
-        return self._delete(route_path(phone_number))
+        with self._call(DELETE_ROUTE):
+            return self._delete(route_path(phone_number))
 
     def list_purchased_numbers(self, until=None):
         return self.walk(PURCHASED_NUMBERS, until=until)
+
+    # ---- which calls the API has ----
+
+    @contextlib.contextmanager
+    def _call(self, call, is_list=False, agent_id=None):
+        """One use of an unpublished call: never sent when it is known missing; an answer that says it is missing is learned.
+
+        The rules (auto profile): a 404, 405 or 501 to a list is a missing call, once another call on this base has answered
+        (else a published list is asked, once, to tell a missing call from a wrong api_base). A 405 or 501 to a method on an
+        object is a missing call; a 404 is one when the object is in its list all the same (agent_id: the agent's list is read
+        to tell), else it is about the object. A call that answered success once is never missing.
+        """
+        known = self.capabilities.lacks(call)
+        if known:
+            raise MissingCallError(known)
+        try:
+            yield
+        except MissingCallError:
+            raise
+        except PiopiyAPIError as error:
+            missing = self._missing_call(call, error, is_list, agent_id)
+            if missing is None:
+                raise
+            raise MissingCallError(missing, status=error.status, code=error.code, request_id=error.request_id,
+                                   attempts=error.attempts) from None
+        self.capabilities.answered(call)
+
+    def _missing_call(self, call, error, is_list, agent_id):
+        """The MissingCall that the error shows, learned for the rest of the run; None when it is about something else."""
+        capabilities = self.capabilities
+        if error.status not in MISSING_STATUSES or not capabilities.learns or capabilities.has_answered(call):
+            return None
+        if error.status == 404 and not is_list and (agent_id is None or not self._agent_listed(agent_id)):
+            return None
+        if is_list and not self._answered and not self._published_list_answers():
+            return None
+        return capabilities.learn(call, 'the API answered %d%s to it, while its published calls answer'
+                                  % (error.status, ' ' + error.code if error.code else ''))
+
+    def _agent_listed(self, agent_id):
+        """Whether the agent is in the agents' list, read now: then a 404 for it is about the call, not the agent."""
+        try:
+            return any(item.get('id') == agent_id for item in self.walk(AGENTS))
+        except PiopiyAPIError:
+            return False
+
+    def _published_list_answers(self):
+        """One page of a published list: does the base answer at all (a missing call), or not (a wrong api_base)?"""
+        try:
+            self.request('GET', AGENTS, params={'limit': 1})
+        except PiopiyAPIError:
+            return False
+        return True
 
     # ---- buying and releasing numbers ----
 
@@ -309,13 +405,13 @@ class PiopiyClient:
             if error.status == 404 and settle is not None and self._read_back(error, settle).applied:
                 return {}  # no longer purchased: an earlier attempt whose answer was lost, or another run, released it
             if error.status in MISSING_CALL_STATUSES:
-                raise MissingCallError(
-                    error.method, error.path, status=error.status, code=error.code, request_id=error.request_id,
-                    attempts=error.attempts,
-                    message='this API has no call to release a number (POST %s is not published by Piopiy; it is the '
-                            'collection\'s assumption)' % RELEASE_NUMBER,
-                    hint='nothing was released: searching, buying and listing numbers still work; release %s in the Piopiy '
-                         'dashboard' % number) from None
+                missing = MissingCallError(
+                    MissingCall('POST %s' % RELEASE_NUMBER, 'the API answered %d to it; Piopiy does not publish a release call, '
+                                                            'its shape is the collection\'s assumption' % error.status),
+                    status=error.status, code=error.code, request_id=error.request_id, attempts=error.attempts)
+                missing.advice = ('nothing was released: searching, buying and listing numbers still work; release %s in the '
+                                  'Piopiy dashboard' % number)
+                raise missing from None
             raise
 
     # ---- transport ----
@@ -410,6 +506,7 @@ class PiopiyClient:
         if answer is None and method != 'GET' and not response.content:
             answer = {}  # any 2xx is success, and a write may answer it without a body
         if answer is not None:
+            self._answered = True
             missing = [field for field in expect if not answer.get(field)]
             if missing:
                 raise AmbiguousWriteError(method, path, status=response.status_code, answered=True, attempts=attempt,
@@ -494,9 +591,12 @@ class PiopiyClient:
         if start > now:
             self._sleep(start - now)
 
-    def _get_or_none(self, path):
+    def _get_or_none(self, path, call, agent_id=None):
         try:
-            return self.request('GET', path)
+            with self._call(call, agent_id=agent_id):
+                return self.request('GET', path)
+        except MissingCallError:
+            raise
         except PiopiyAPIError as exc:
             if exc.status == 404 and exc.code == 'not_found':
                 return None
@@ -515,8 +615,8 @@ class PiopiyClient:
         code, message = _error_fields(response, self.redact)
         error_class = AmbiguousWriteError if method == 'POST' and response.status_code >= 500 else PiopiyAPIError
         hint = None
-        if response.status_code == 404 and path in COLLECTIONS:
-            # A list the API always has is missing: the base URL is wrong, not the resource.
+        if response.status_code == 404 and path in COLLECTIONS and not self._answered:
+            # A list is missing and nothing on this base has answered: the base URL is likely wrong, not the resource.
             hint = _BASE_HINT + ' (now %s)' % self.api_base
         return error_class(
             method, path, status=response.status_code, code=code,

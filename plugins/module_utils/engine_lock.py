@@ -53,6 +53,11 @@ def workspace_lock_path(api_base, api_key, base=None):
     return _lock_file('fleet', (api_base.rstrip('/'), _digest(api_key)), base)
 
 
+def capabilities_path(api_base, api_key, base=None):
+    """The run's capability cache of one workspace (client_capabilities), beside its lock files, named as they are."""
+    return os.path.join(lock_dir(base), 'capabilities-%s.json' % _digest('\n'.join((api_base.rstrip('/'), _digest(api_key))))[:32])
+
+
 def _digest(text):
     return hashlib.sha256(text.encode('utf-8')).hexdigest()
 
@@ -61,7 +66,7 @@ def _lock_file(kind, identity, base):
     return os.path.join(lock_dir(base), '%s-%s.lock' % (kind, _digest('\n'.join(identity))[:32]))
 
 
-def _own_directory(path):
+def own_directory(path):
     """Make the directory (0700), or check that the existing one is this user's and no one else can write to it."""
     try:
         os.mkdir(path, 0o700)
@@ -85,7 +90,7 @@ class AgentLock:
         self.waited = 0.0
 
     def acquire(self):
-        _own_directory(os.path.dirname(self.path))
+        own_directory(os.path.dirname(self.path))
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0), 0o600)
         start = time.monotonic()
         while True:

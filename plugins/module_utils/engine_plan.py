@@ -82,6 +82,8 @@ class Operation:
     on_confirmed(resource): optional, called by the write door with the resource the API confirmed, before
     anything that requires the operation is sent, such as storing the token of an agent it creates; an API
     error it raises fails the operation, so that nothing that needs it follows.
+    uncertain: the current state could not be read, so whether the write changes anything is unknown until it is sent
+    (check mode reports it as neither a change nor no change).
     """
 
     def __init__(self, action, resource, key, before, after, send, stage=0, produces=None, requires=(), owner=None,
@@ -97,6 +99,7 @@ class Operation:
         self.requires = list(requires)
         self.owner = owner
         self.on_confirmed = on_confirmed
+        self.uncertain = False
 
     def summary(self):
         """(action, key, before, after) as a result shows them: the plan as data."""
@@ -135,6 +138,7 @@ APPLIED = 'applied'
 FAILED = 'failed'  # the API refused it, or a read-back proved it was not applied
 UNKNOWN = 'unknown'  # the API may or may not have applied it, and no read-back could tell
 NOT_SENT = 'not sent'  # an input it depends on never became known
+UNCERTAIN = 'uncertain'  # check mode: it would be sent, but whether it changes anything cannot be known beforehand
 
 
 class Outcome:
@@ -175,8 +179,8 @@ def confirmed(sent, answer):
 
 
 def planned_outcomes(plan):
-    """Check mode: every operation as if the API had applied it as planned."""
-    return [Outcome(operation, APPLIED, operation.after) for operation in plan.operations]
+    """Check mode: every operation as if the API had applied it as planned; an uncertain one as uncertain."""
+    return [Outcome(operation, UNCERTAIN if operation.uncertain else APPLIED, operation.after) for operation in plan.operations]
 
 
 class WriteDoor:
@@ -235,8 +239,13 @@ def _inputs(operation, produced):
 def report(outcomes):
     """(operations records, failures, changed) of a set of outcomes; changed only from what was applied, not skipped."""
     records = [outcome.operation.record(outcome.resource) for outcome in outcomes if outcome.applied and not was_skipped(outcome)]
-    failures = [outcome for outcome in outcomes if not outcome.applied]
+    failures = [outcome for outcome in outcomes if not outcome.applied and outcome.status != UNCERTAIN]
     return records, failures, bool(records)
+
+
+def uncertain_records(outcomes):
+    """The records of the check-mode outcomes that are neither a change nor no change (the result's `unknown`)."""
+    return [outcome.operation.record(outcome.resource) for outcome in outcomes if outcome.status == UNCERTAIN]
 
 
 def failure_message(outcomes, failures):

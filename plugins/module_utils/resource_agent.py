@@ -13,7 +13,14 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.piopiy.voice.plugins.module_utils.client_api import Settled
+from ansible_collections.piopiy.voice.plugins.module_utils.client_api import (
+    DELETE_ROUTE,
+    GET_AGENT,
+    UPDATE_AGENT,
+    MissingCallError,
+    PiopiyAPIError,
+    Settled,
+)
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Operation, Pending, Plan, confirmed
 
 AGENT_FIELDS = ('id', 'name', 'language', 'status')
@@ -62,35 +69,70 @@ def find_by_name(client, name, id_option, agents=None, with_language=True):
 
 
 def find_by_id(client, agent_id):
-    agent = client.get_agent(agent_id)
+    """The agent with this id; on an API without GET /ai-agents/{id}, the item of the agents' list (its language maybe unknown)."""
+    try:
+        agent = client.get_agent(agent_id)
+    except MissingCallError:
+        listed = [item for item in client.list_agents() if item.get('id') == agent_id]
+        return Lookup(normalize_agent(listed[0]) if listed else None)
     return Lookup(normalize_agent(agent) if agent is not None else None)
 
 
 def complete(client, item):
     """An agent list item with its language: list items may leave it out, and then only the agent itself tells it.
 
-    None when the agent was deleted in between.
+    None when the agent was deleted in between. On an API without GET /ai-agents/{id}, the item as listed: its
+    language is then None, which means unknown (language_unknown says so).
     """
     if 'language' in item:
         return normalize_agent(item)
-    agent = client.get_agent(item['id'])
+    try:
+        agent = client.get_agent(item['id'])
+    except MissingCallError:
+        return normalize_agent(item)
     return normalize_agent(agent) if agent is not None else None
 
 
-def plan_agent_present(client, current, name, language, keep_token, stage=0):
+def language_unknown_warning(client, current, language):
+    """The warning when the task asks for a language that cannot be compared with the agent's, else None."""
+    if current is None or language is None or current.get('language') is not None:
+        return None
+    return ('the language of agent %r (%s) is unknown: the API\'s list leaves it out, and %s, so language=%s was not compared '
+            'and is not changed (nothing was changed for it); check it in the Piopiy dashboard'
+            % (current['name'], current['id'], _get_agent_missing(client), language))
+
+
+def _get_agent_missing(client):
+    missing = client.capabilities.lacks(GET_AGENT)
+    return '%s is not available (%s)' % (GET_AGENT, missing.reason) if missing else 'the agent could not be read'
+
+
+def update_advice(current, changes, reason=None):
+    """What to do when an agent's name or language must change and the API has no update call."""
+    wanted = ', '.join('%s from %r to %r' % (field, current.get(field), value) for field, value in sorted(changes.items()))
+    return ('changing agent %r (%s): %s needs %s, which this API does not have%s. Nothing was changed: change it in '
+            'the Piopiy dashboard, or delete the agent and create it again (a new agent has a new token, and its numbers must be '
+            'mapped to it again)' % (current['name'], current['id'], wanted, UPDATE_AGENT, ' (%s)' % reason if reason else ''))
+
+
+def plan_agent_present(client, current, name, language, keep_token, stage=0, update_missing=None):
     """(plan, the agent's id or a Pending for an agent the plan creates).
 
     A language of None keeps an existing agent's language and gives a new one the default.
     keep_token(token) receives the token of a created agent; None when its answer was lost.
+    update_missing: the MissingCall of PATCH /ai-agents/{id} when the API is known not to have it: a change is then a problem.
     """
     if current is None:
         new_id = Pending(NEW_AGENT)
         after = {'id': new_id, 'name': name, 'language': language or DEFAULT_LANGUAGE, 'status': Pending(NEW_AGENT)}
         return Plan([_create(client, after, keep_token, stage)]), new_id
+    # A language the agent's list item leaves out (None), and no way to read it, is unknown: never compared, never changed.
     changes = dict((field, value) for field, value in (('name', name), ('language', language))
-                   if value is not None and current.get(field) != value)
+                   if value is not None and current.get(field) != value and not (field == 'language' and current.get(field) is None))
     if not changes:
         return Plan(), current['id']
+    if update_missing:
+        return Plan(problems=[update_advice(current, changes, update_missing.reason)]), current['id']
     return Plan([_update(client, current, changes, stage)]), current['id']
 
 
@@ -104,10 +146,11 @@ def rename_problem(agents, current, name):
             % (name, ', '.join(others), current['name'], current['id'], len(others) + 1))
 
 
-def plan_agent_absent(client, current, routed_numbers, stage=0, requires=()):
+def plan_agent_absent(client, current, routed_numbers, stage=0, requires=(), routes_known=True):
     """Delete the agent; refused, as the API would refuse it, while numbers still route to it.
 
-    routed_numbers: those that still route to it once the operations it requires are applied.
+    routed_numbers: those that still route to it once the operations it requires are applied. routes_known: False when
+    the routes could not be read: the DELETE is sent, and the API's refusal (409) says what to do without the route calls.
     """
     if current is None:
         return Plan()
@@ -118,9 +161,25 @@ def plan_agent_absent(client, current, routed_numbers, stage=0, requires=()):
                     facts={'numbers': list(routed_numbers)})
 
     def send(unused_after):
-        client.delete_agent(current['id'])
+        try:
+            client.delete_agent(current['id'])
+        except PiopiyAPIError as error:
+            if routes_known or error.status != 409:
+                raise
+            raise PiopiyAPIError(error.method, error.path, status=error.status, code=error.code, request_id=error.request_id,
+                                 attempts=error.attempts, message=still_routed_message(client, current)) from None
         return None
     return Plan([Operation('delete', 'agent', current['name'], current, None, send, stage=stage, requires=requires)])
+
+
+def still_routed_message(client, current):
+    """The API's refusal to delete an agent that numbers still route to, on an API whose routes cannot be read or removed."""
+    missing = client.capabilities.lacks(DELETE_ROUTE)
+    return ('the API refused to delete agent %r (%s) because numbers still route to it; nothing was deleted. The published '
+            'Piopiy API cannot remove a route%s: map those numbers to another agent (piopiy.voice.piopiy_number_route, or '
+            'piopiy_agent phone_numbers on the other agent: a map replaces a route), or remove the routes in the Piopiy '
+            'dashboard, then delete the agent again'
+            % (current['name'], current['id'], ' (%s: %s)' % (DELETE_ROUTE, missing.reason) if missing else ''))
 
 
 def _create(client, after, keep_token, stage):
@@ -133,7 +192,12 @@ def _create(client, after, keep_token, stage):
 
 def _update(client, current, changes, stage):
     def send(resolved):
-        return confirmed(resolved, normalize_agent(client.update_agent(current['id'], changes)))
+        try:
+            answer = client.update_agent(current['id'], changes)
+        except MissingCallError as error:
+            error.advice = update_advice(current, changes)
+            raise
+        return confirmed(resolved, normalize_agent(answer))
     return Operation('update', 'agent', current['name'], current, dict(current, **changes), send, stage=stage)
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ansible_collections.piopiy.voice.plugins.module_utils.client_api import GET_AGENT, LIST_ROUTES, UPDATE_AGENT
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import DEFAULT_LANGUAGE, normalize_agent, plan_agent_absent, plan_agent_present
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Operation, Plan, confirmed
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import plan_routes_present
@@ -123,6 +124,33 @@ def read_rotation(agents, name):
                                      'then run again' % (successor['name'], successor['id'], old_id, name, current['id']),
                              successors=successors)
     return RotationState(current, successor, old_id, successors=successors)
+
+
+def missing_calls_problem(capabilities, state, book, prepares, finishes):
+    """The problem of a rotation step the API's calls cannot do, before any write, or None (the published calls alone).
+
+    Preparing creates the successor with the old agent's language, which must be known. Finishing re-routes the old
+    agent's numbers, which needs the routes list, and renames the successor, which needs the update call. A rotation
+    that could not finish is never started, so the workspace is left as it was; one whose old agent is gone already
+    only lacks the rename.
+    """
+    needs = []
+    if prepares and state.phase == IDLE and state.canonical is not None and state.canonical.get('language') is None:
+        needs.append((GET_AGENT, 'the language of %r, which the successor keeps' % state.canonical['name']))
+    if finishes and state.phase != OLD_DELETED and book is not None and not book.known:
+        needs.append((LIST_ROUTES, 'the numbers of the old agent, to move them to the successor'))
+    if finishes and capabilities.lacks(UPDATE_AGENT):
+        needs.append((UPDATE_AGENT, 'renaming the successor to %r' % (state.canonical or state.successor or {}).get('name')))
+    missing = [(call, why) for call, why in needs if capabilities.lacks(call) or call == LIST_ROUTES]
+    if not missing:
+        return None
+    text = ('the rotation needs %s, which this API does not have (it is not among Piopiy\'s published calls). Nothing was changed'
+            % '; and '.join('%s for %s' % (call, why) for call, why in missing))
+    if state.phase == OLD_DELETED:
+        return text + (': rename agent %s (%s) to the agent\'s name in the Piopiy dashboard, which ends the rotation'
+                       % (state.successor['name'], state.successor['id']))
+    return text + (': on the published calls alone, rotate by hand: create a new agent, map the numbers to it (a map replaces a '
+                   'route), and delete the old agent once no number routes to it')
 
 
 def plan_create_successor(client, state, keep_token, stage=0):

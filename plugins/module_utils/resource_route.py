@@ -15,8 +15,22 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.piopiy.voice.plugins.module_utils.client_api import ROUTE_TYPE, Settled
-from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Operation, Pending, Plan, confirmed, rendered, was_skipped
+from ansible_collections.piopiy.voice.plugins.module_utils.client_api import (
+    DELETE_ROUTE,
+    LIST_ROUTES,
+    ROUTE_TYPE,
+    MissingCallError,
+    Settled,
+)
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import (
+    UNCERTAIN,
+    Operation,
+    Pending,
+    Plan,
+    confirmed,
+    rendered,
+    was_skipped,
+)
 
 E164 = re.compile(r'^\+[1-9]\d{7,14}$')
 HUMAN_NUMBER_SEPARATORS = re.compile(r'[\s().-]')
@@ -38,6 +52,33 @@ def connected(phone_number, agent_id):
 def disconnected(phone_number):
     """How a number without a route is reported."""
     return {'phone_number': phone_number, 'route_type': None, 'agent_id': None, 'status': 'disconnected'}
+
+
+ROUTE_UNKNOWN = 'current route unknown'
+
+
+def unknown_route(phone_number):
+    """How a number is reported whose route cannot be read (the API has no GET /phone-number-routing)."""
+    return {'phone_number': phone_number, 'route_type': None, 'agent_id': None, 'status': ROUTE_UNKNOWN}
+
+
+def routes_unknown_warning(book):
+    """Why every listed number is mapped, said once per run (Capabilities.first_notice)."""
+    missing = book.unknown_because
+    return ('this API does not have %s (%s), so the current route of a number cannot be read: every number a task lists is '
+            'mapped with the published POST /phone-number-routing, which replaces any route, and reported as changed; check mode '
+            'and --diff show "%s" for each number (the result says routes_unknown). Unmapping and exclusive numbers '
+            'need the unpublished route calls and fail before any write. (Said once per run.)'
+            % (missing.call, missing.reason, ROUTE_UNKNOWN))
+
+
+def route_calls_problem(client, what, advice):
+    """The problem of a task that needs to read or remove routes, on an API without those calls; None when it has them."""
+    missing = [client.capabilities.lacks(call) for call in (LIST_ROUTES, DELETE_ROUTE) if client.capabilities.lacks(call)]
+    if not missing:
+        return None
+    return ('%s needs %s and %s; this API does not have %s. Nothing was changed: %s'
+            % (what, LIST_ROUTES, DELETE_ROUTE, ' nor '.join('%s (%s)' % (item.call, item.reason) for item in missing), advice))
 
 
 def _looks_like_unquoted_yaml_number(raw):
@@ -108,20 +149,36 @@ def _hashable(agent_id):
 
 
 class RouteBook:
-    """The workspace's routes by number and its purchased numbers, from one walk of each list."""
+    """The workspace's routes by number and its purchased numbers, from one walk of each list.
 
-    def __init__(self, routes, purchased=None):
+    On an API without the routes list, the book is not `known`: unknown_because is the MissingCallError, no route is
+    read, a number's route is unknown_route(number) and no number is routed to an agent as far as the book can tell.
+    """
+
+    def __init__(self, routes, purchased=None, unknown_because=None):
         self.routes = dict((route['phone_number'], normalize_route(route)) for route in routes)
         self.purchased = purchased  # None when the task did not need to read them
+        self.unknown_because = unknown_because
         self._numbers_by_agent = None
 
+    @property
+    def known(self):
+        return self.unknown_because is None
+
     @classmethod
-    def read(cls, client, with_purchased=True):
-        routes = client.list_routes()
-        return cls(routes, set(item.get('number') for item in client.list_purchased_numbers()) if with_purchased else None)
+    def read(cls, client, with_purchased=True, agent_id=None):
+        """The routes (only those to agent_id, when given) and, with_purchased, the purchased numbers."""
+        try:
+            routes, unknown_because = client.list_routes(agent_id=agent_id), None
+        except MissingCallError as error:
+            routes, unknown_because = [], error
+        purchased = set(item.get('number') for item in client.list_purchased_numbers()) if with_purchased else None
+        return cls(routes, purchased, unknown_because)
 
     def route(self, number):
-        """The number's route, or None when it has none."""
+        """The number's route, or None when it has none (unknown_route when the book cannot tell)."""
+        if not self.known:
+            return unknown_route(number)
         return self.routes.get(number)
 
     def agent_of(self, number):
@@ -143,10 +200,11 @@ class RouteBook:
                               % (len(missing), ', '.join(missing), BUY_HINT)], facts={'numbers': missing})
 
     def after(self, outcomes):
-        """The routes by number once the applied outcomes are in; a skipped write leaves the route it read fresh."""
+        """The routes by number once the applied (or, in check mode, uncertain) outcomes are in; a skipped write leaves the route
+        it read fresh."""
         routes = dict(self.routes)
         for outcome in outcomes:
-            if outcome.applied and outcome.operation.resource == 'route':
+            if (outcome.applied or outcome.status == UNCERTAIN) and outcome.operation.resource == 'route':
                 if not outcome.resource:  # None after an unmap; an empty SkippedWrite when the route was gone
                     routes.pop(outcome.operation.key, None)
                 elif was_skipped(outcome):
@@ -160,8 +218,22 @@ def plan_routes_present(client, book, numbers, agent_id, exclusive, stage=0):
     """Route every number to the agent; with exclusive, unmap the agent's numbers that are not listed.
 
     agent_id may be a Pending: the id of an agent an earlier operation creates, to which no number routes yet.
+    When the routes cannot be read (book not known), every number is mapped: a map to an existing agent is then
+    `uncertain` (it may change nothing), and exclusive, which needs the agent's other numbers, is refused.
     """
     plan = book.not_purchased(numbers)
+    if not book.known:
+        if exclusive and isinstance(agent_id, str):
+            plan.problems.append(route_calls_problem(
+                client, 'exclusive=true (unmap the numbers of the agent that the task does not list)',
+                'set exclusive=false to map the listed numbers only (in the support_agent role: support_agent_exclusive: false), '
+                'and remove other routes in the Piopiy dashboard') or
+                'exclusive=true needs the routes of the agent, which cannot be read: %s' % book.unknown_because)
+        for number in numbers:
+            operation = plan_map(client, book, number, agent_id, stage)
+            operation.uncertain = not isinstance(agent_id, Pending)  # a new agent's numbers all change
+            plan.operations.append(operation)
+        return plan
     for number in numbers:
         if book.agent_of(number) != agent_id:
             plan.operations.append(plan_map(client, book, number, agent_id, stage))
@@ -171,9 +243,17 @@ def plan_routes_present(client, book, numbers, agent_id, exclusive, stage=0):
     return plan
 
 
+UNMAP_ADVICE = ('the published API cannot remove a route: map the numbers to another agent instead (a map replaces a route), '
+                'or remove the routes in the Piopiy dashboard')
+
+
 def plan_routes_absent(client, book, numbers, agent_id=None, stage=0):
     """Remove the route of every listed number that has one; given an agent's id, only the routes to it."""
     plan = book.not_purchased(numbers)
+    if not book.known:
+        plan.problems.append(route_calls_problem(client, 'unmapping numbers (state=absent)', UNMAP_ADVICE) or
+                             'unmapping needs the current routes, which cannot be read: %s' % book.unknown_because)
+        return plan
     plan.operations.extend(_unmap(client, book, number, stage) for number in numbers
                            if book.route(number) and agent_id in (None, book.agent_of(number)))
     return plan
@@ -245,14 +325,21 @@ def plan_map(client, book, number, agent_id, stage):
 
 def _unmap(client, book, number, stage):
     def send(unused_after):
-        client.delete_route(number)
+        try:
+            client.delete_route(number)
+        except MissingCallError as error:
+            error.advice = UNMAP_ADVICE
+            raise
         return None
     return Operation('unmap', 'route', number, book.route(number), None, send, stage=stage)
 
 
 def settle_map(client, number, agent_id):
     """After an ambiguous route write: applied if the number now routes to the agent, else certainly not (a resend is safe)."""
-    route = client.get_route(number)
+    try:
+        route = client.get_route(number)
+    except MissingCallError:
+        return Settled.not_applied()  # the POST replaces any route, so sending it again is safe
     if route is not None and route.get('agent_id') == agent_id:
         return Settled(True, normalize_route(route))
     return Settled.not_applied()

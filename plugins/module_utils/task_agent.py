@@ -15,12 +15,14 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import
     find_by_id,
     find_by_name,
     language_problem,
+    language_unknown_warning,
     Lookup,
     normalize_agent,
     plan_agent_absent,
     plan_agent_present,
     rename_problem,
 )
+from ansible_collections.piopiy.voice.plugins.module_utils.client_api import UPDATE_AGENT
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Plan, rendered
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_loop import changed_underneath
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_workspace import Environment, plan_converge, sorted_by_id
@@ -31,9 +33,11 @@ from ansible_collections.piopiy.voice.plugins.module_utils.task_module import (
     empty_id_problems,
     guard_rails,
     parallel_requests_problem,
+    warn_routes_unknown,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation import rotation_problem_in_progress
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import (
+    ROUTE_UNKNOWN,
     RouteBook,
     guard_problems,
     numbers_routed_to,
@@ -235,11 +239,12 @@ class AgentTask(PiopiyTask):
         if params['state'] == 'absent':
             if current:
                 # The API refuses to delete an agent with routes: read them, so that check mode predicts the refusal.
-                state.book = RouteBook(client.list_routes(agent_id=current['id']))
+                state.book = RouteBook.read(client, with_purchased=False, agent_id=current['id'])
         elif self.numbers is not None:
             state.book = RouteBook.read(client)
             if self.module.check_mode:  # an earlier task of the play would have bought them
                 state.book.purchased.update(self.bought)
+        warn_routes_unknown(self.module, client, state.book)
         return state
 
     def another_round(self, client, outcomes):
@@ -292,10 +297,12 @@ class AgentTask(PiopiyTask):
             if current is None:
                 return plan
             self.agent_id = current['id']
+            known = state.book.known  # else: no route can be read or removed, and the API's refusal of the delete says so
             if self.numbers == []:  # phone_numbers: [] unmaps them all, then deletes
                 unmaps = plan_unmap_all(client, state.book, current['id'])
-                return plan.extend(unmaps).extend(plan_agent_absent(client, current, [], stage=1, requires=unmaps.operations))
-            return plan.extend(plan_agent_absent(client, current, state.book.routed_to(current['id'])))
+                return plan.extend(unmaps).extend(plan_agent_absent(client, current, [], stage=1, requires=unmaps.operations,
+                                                                    routes_known=known))
+            return plan.extend(plan_agent_absent(client, current, state.book.routed_to(current['id']), routes_known=known))
         if params['id'] and current is None:
             plan.problems.append('no agent with id %s in this workspace: an agent is never created from an id; '
                                  'remove id to create one by name' % params['id'])
@@ -303,16 +310,23 @@ class AgentTask(PiopiyTask):
         if state.agents is not None:
             plan.problems.append(rename_problem(state.agents, current, params['name']))
             plan.problems = [problem for problem in plan.problems if problem]
-        agent_plan, self.agent_id = plan_agent_present(client, current, params['name'], params['language'], self.keeper.take)
+        agent_plan, self.agent_id = plan_agent_present(client, current, params['name'], params['language'], self.keeper.take,
+                                                       update_missing=client.capabilities.lacks(UPDATE_AGENT))
         for operation in agent_plan.operations:
             if operation.action == 'create':
                 operation.on_confirmed = self.keeper.store
         plan.extend(agent_plan)
-        warning = lost_token_warning(params, current)
-        if warning and not plan.problems:
-            self.module.warn(warning)
+        for warning in (lost_token_warning(params, current), language_unknown_warning(client, current, params['language'])):
+            if warning and not plan.problems:
+                self.module.warn(warning)
         if self.numbers is not None:
-            plan.extend(plan_routes_present(client, state.book, self.numbers, self.agent_id, params['exclusive'], stage=1))
+            routes = plan_routes_present(client, state.book, self.numbers, self.agent_id, params['exclusive'], stage=1)
+            if client.capabilities.learns and not client.capabilities.has_answered(UPDATE_AGENT):
+                # The update may be the first contact with a PATCH the API lacks: then nothing else is sent, nothing half-applied.
+                updates = [operation for operation in agent_plan.operations if operation.action == 'update']
+                for operation in routes.operations:
+                    operation.requires.extend(updates)
+            plan.extend(routes)
         return plan
 
     def result(self, loop):
@@ -329,12 +343,18 @@ class AgentTask(PiopiyTask):
                 self.module.warn(merged_away_warning(self.params, self.created, converged.state.keep, self.keeper.stored,
                                                      'agent_token' in self.keeper.extra))
         before = dict(current) if current else None
+        values = dict(self.keeper.extra)
         if self.numbers is not None and before:
             before['phone_numbers'] = state.book.routed_to(current['id'])
+            if not state.book.known:  # the diff says so per number, rather than claiming the agent has none
+                before['phone_numbers'] = dict((number, ROUTE_UNKNOWN) for number in self.numbers)
         if self.numbers is not None and after is not None:
             after = dict(after, phone_numbers=numbers_routed_to(book.after(outcomes), agent_id))
+        if state.book is not None and not state.book.known:
+            values['routes_unknown'] = True
         after = rendered(after)
-        return TaskReport(dict(self.keeper.extra, agent=after or {}), before or {}, after or {})
+        values['agent'] = after or {}
+        return TaskReport(values, before or {}, after or {})
 
     def problems_after_apply(self):
         return self.keeper.late + self.late

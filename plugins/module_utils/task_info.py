@@ -18,8 +18,15 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import
     find_by_name,
     normalize_agent,
 )
+from ansible_collections.piopiy.voice.plugins.module_utils.client_api import GET_AGENT
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Plan
-from ansible_collections.piopiy.voice.plugins.module_utils.task_module import PiopiyTask, TaskReport, empty_id_problems, parallel_requests_problem
+from ansible_collections.piopiy.voice.plugins.module_utils.task_module import (
+    PiopiyTask,
+    TaskReport,
+    empty_id_problems,
+    parallel_requests_problem,
+    warn_routes_unknown,
+)
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import RouteBook, parse_phone_numbers
 
 
@@ -33,7 +40,13 @@ class AgentInfoTask(PiopiyTask):
 
     def read(self, client, round_number):
         params = self.params
-        return find_agents(client, params['name'], params['id'], params['with_language'], params['parallel_requests'])
+        agents = find_agents(client, params['name'], params['id'], params['with_language'], params['parallel_requests'])
+        unknown = sorted(agent['name'] for agent in agents if agent.get('language') is None)
+        missing = client.capabilities.lacks(GET_AGENT)
+        if params['with_language'] and unknown and missing:
+            self.module.warn('the language of %d agent(s) is unknown (%s): the API\'s list leaves it out, and %s is not available (%s)'
+                             % (len(unknown), ', '.join(unknown), GET_AGENT, missing.reason))
+        return agents
 
     def result(self, loop):
         return TaskReport({'agents': loop.first.state})
@@ -60,6 +73,7 @@ class RoutesRead:
     routes: list
     phone_numbers: list
     problem: str = None
+    routes_unknown: bool = False  # the API cannot list routes: routes is empty, and no number's agent is known
 
 
 class RouteInfoTask(PiopiyTask):
@@ -88,15 +102,20 @@ class RouteInfoTask(PiopiyTask):
                 return RoutesRead([], [], lookup.problem)
             agent_id = lookup.agent['id'] if lookup.agent else None
         book = RouteBook.read(client, with_purchased=False)
+        warn_routes_unknown(self.module, client, book)
         routes = [book.routes[key] for key in sorted(book.routes)
                   if (everything or book.routes[key]['agent_id'] == agent_id) and self.number in (None, key)]
-        return RoutesRead(routes, purchased_numbers(client, self.number, book))
+        return RoutesRead(routes, purchased_numbers(client, self.number, book), routes_unknown=not book.known)
 
     def plan(self, client, state, round_number):
         return Plan(problems=[state.problem] if state.problem else [])
 
     def result(self, loop):
-        return TaskReport({'routes': loop.first.state.routes, 'phone_numbers': loop.first.state.phone_numbers})
+        state = loop.first.state
+        values = {'routes': state.routes, 'phone_numbers': state.phone_numbers}
+        if state.routes_unknown:
+            values['routes_unknown'] = True
+        return TaskReport(values)
 
 
 def purchased_numbers(client, only, book):

@@ -23,15 +23,17 @@ from ansible_collections.piopiy.voice.plugins.module_utils.client_api import (
     DEFAULT_API_BASE,
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
+    UNPUBLISHED_CALLS,
     PiopiyClient,
     api_base_problem,
     api_key_problem,
     insecure_transport_warning,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_loop import LoopTask, TaskFailure, run_loop
-from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Plan, failure_message, first_api_error, report
-from ansible_collections.piopiy.voice.plugins.module_utils.engine_lock import LockTimeout
-from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import parse_phone_numbers
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Plan, failure_message, first_api_error, report, uncertain_records
+from ansible_collections.piopiy.voice.plugins.module_utils.client_capabilities import AUTO, PROFILES, Capabilities, CapabilityCache
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_lock import LockTimeout, capabilities_path, lock_dir, own_directory
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import parse_phone_numbers, routes_unknown_warning
 
 API_KEY_VARIABLE = 'PIOPIY_API_KEY'
 MAX_PARALLEL_REQUESTS = 64
@@ -51,6 +53,7 @@ def connection_argument_spec():
         api_base=dict(type='str', default=DEFAULT_API_BASE, fallback=(env_fallback, ['PIOPIY_API_BASE'])),
         timeout=dict(type='float', default=30.0),
         validate_certs=dict(type='bool', default=True),
+        api_profile=dict(type='str', choices=list(PROFILES), default=AUTO, fallback=(env_fallback, ['PIOPIY_API_PROFILE'])),
     )
 
 
@@ -123,7 +126,35 @@ def piopiy_client(module, pool_size=16, **options):
     warning = insecure_transport_warning(params['api_base'])
     if warning:
         module.warn(warning)
-    return PiopiyClient(params['api_key'], params['api_base'], params['timeout'], params['validate_certs'], pool_size=pool_size, **options)
+    return PiopiyClient(params['api_key'], params['api_base'], params['timeout'], params['validate_certs'], pool_size=pool_size,
+                        capabilities=run_capabilities(params), **options)
+
+
+def run_capabilities(params):
+    """The capability record of the task, with what earlier tasks of the run learned (client_capabilities explains the cache)."""
+    cache = None
+    if params['api_profile'] != 'extended':
+        try:
+            own_directory(lock_dir())
+            cache = CapabilityCache(capabilities_path(params['api_base'], params['api_key']))
+        except OSError:
+            cache = None  # each task then learns for itself: one more request per task and missing call
+    return Capabilities(params['api_profile'], UNPUBLISHED_CALLS, cache)
+
+
+def warn_routes_unknown(module, client, book):
+    """Once per run: why the current routes are unknown, and what the tasks do about it."""
+    if book is not None and not book.known and client.capabilities.first_notice('routes unknown'):
+        module.warn(routes_unknown_warning(book))
+
+
+def capability_report(module, client):
+    """The calls this API lacks, as the result's missing_calls (only when there are some); a cache that failed is a warning."""
+    capabilities = client.capabilities
+    if capabilities.cache_problem:
+        module.warn(capabilities.cache_problem + ': each task of the run learns the missing calls for itself')
+    missing = capabilities.missing_calls()
+    return {'missing_calls': missing} if missing else {}
 
 
 @dataclass(frozen=True)
@@ -191,11 +222,15 @@ def run_task(module, task):
         loop = run_loop(task, client, module.check_mode, task.workers, problems)
     shown = task.result(loop)
     if task.read_only:
-        return dict(shown.values, changed=False)
+        return dict(shown.values, changed=False, **capability_report(module, client))
     operations, failures, changed = report(loop.outcomes)
     # The diff is always returned: Ansible shows a result's diff only with --diff (or diff: true), and AnsibleModule
     # has no public flag for it.
     result = dict(shown.values, changed=changed, operations=operations, diff={'before': shown.before, 'after': shown.after})
+    result.update(capability_report(module, client))
+    unknown = uncertain_records(loop.outcomes)
+    if unknown:  # check mode: writes that would be sent, whose effect cannot be known (see the task's routes_unknown)
+        result['unknown'] = unknown
     late = loop.late + task.problems_after_apply()
     if failures or late:
         messages = ([failure_message(loop.outcomes, failures)] if failures else []) + late

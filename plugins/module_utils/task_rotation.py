@@ -19,6 +19,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation imp
     IDLE,
     PREPARED,
     due_reason,
+    missing_calls_problem,
     plan_create_successor,
     plan_finish,
     plan_replace_lost_successor,
@@ -161,6 +162,11 @@ class RotationTask(PiopiyTask):
         finish_stage = 0
         # Nothing is written in check mode, so prepare shows the steps that finish would take after the hand-over too.
         phase = 'all' if self.module.check_mode and params['phase'] == 'prepare' else params['phase']
+        active = rotation.phase != IDLE or (phase != 'finish' and self.start_reason(rotation))
+        problem = active and missing_calls_problem(client.capabilities, rotation, state.book, phase != 'finish', phase != 'prepare')
+        if problem:  # on an API without the calls a step needs: before any write, so the rotation stays where it was
+            plan.problems.append(problem)
+            return plan
         if phase != 'finish':
             if rotation.phase == IDLE:
                 reason = self.start_reason(rotation)

@@ -17,6 +17,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.task_module import (
     empty_id_problems,
     guard_rails,
     parallel_requests_problem,
+    warn_routes_unknown,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation import rotation_problem_in_progress
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import (
@@ -59,6 +60,7 @@ class RouteTask(PiopiyTask):
 
     def read(self, client, round_number):
         book = RouteBook.read(client)
+        warn_routes_unknown(self.module, client, book)
         agent_id, name = self.params['agent_id'], self.params['agent_name']
         if agent_id and book.routed_to(agent_id):
             return RouteState(book, agent_id)  # a route points to it, so it exists: no need to read it
@@ -104,6 +106,8 @@ class RouteTask(PiopiyTask):
         after = [rendered(routes_after.get(number) or disconnected(number)) for number in handled]
         before = [book.route(number) or disconnected(number) for number in handled]
         values = {'routes': after}
+        if not book.known:
+            values['routes_unknown'] = True
         if self.params['phone_number']:
             values['route'] = next(route for route in after if route['phone_number'] == self.numbers[0])
         return TaskReport(values, {'routes': before}, {'routes': after})

@@ -74,6 +74,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+missing_calls:
+  description:
+    - The unpublished calls this API is known not to have (see O(api_profile)), such as V(PATCH /ai-agents/{id}).
+  returned: when there are some
+  type: list
+  elements: str
+  sample: ["GET /phone-number-routing"]
+  version_added: 0.2.0
 agents:
   description:
     - The matching agents.

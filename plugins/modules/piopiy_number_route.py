@@ -108,6 +108,32 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+missing_calls:
+  description:
+    - The unpublished calls this API is known not to have (see O(api_profile)), such as V(PATCH /ai-agents/{id}).
+  returned: when there are some
+  type: list
+  elements: str
+  sample: ["GET /phone-number-routing"]
+  version_added: 0.2.0
+routes_unknown:
+  description:
+    - True when the API cannot list routes (Piopiy does not publish C(GET /phone-number-routing)); the current route of a
+      number is then unknown, every listed number is mapped with the published POST and reported as changed, and a
+      before state shows C(current route unknown).
+  returned: when the routes could not be read
+  type: bool
+  sample: true
+  version_added: 0.2.0
+unknown:
+  description:
+    - In check mode, on an API that cannot list routes, the maps the task would send whose effect cannot be known (the
+      number may already route to the agent), as items of RV(operations) with C(before.status=current route unknown).
+      They are not in RV(operations) and do not make the task changed; a real run sends them and reports them as changed.
+  returned: in check mode, when the routes could not be read
+  type: list
+  elements: dict
+  version_added: 0.2.0
 routes:
   description:
     - The route of every number the task handled, after the task (in check mode, as it would be), sorted by number.

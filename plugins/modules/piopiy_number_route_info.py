@@ -60,6 +60,22 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+missing_calls:
+  description:
+    - The unpublished calls this API is known not to have (see O(api_profile)), such as V(PATCH /ai-agents/{id}).
+  returned: when there are some
+  type: list
+  elements: str
+  sample: ["GET /phone-number-routing"]
+  version_added: 0.2.0
+routes_unknown:
+  description:
+    - True when the API cannot list routes (Piopiy does not publish C(GET /phone-number-routing)); the current route of a
+      number is then unknown, RV(routes) is empty and no number's C(agent_id) is known.
+  returned: when the routes could not be read
+  type: bool
+  sample: true
+  version_added: 0.2.0
 routes:
   description: The routes, all or those matching the filters, sorted by number.
   returned: always

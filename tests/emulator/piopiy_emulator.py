@@ -57,6 +57,19 @@ ODD_BODIES = ('empty', 'html', 'array')
 ODD_HTML = b'<!DOCTYPE html><html><head><title>Down for maintenance</title></head><body>Back soon.</body></html>'
 WRITE_METHODS = frozenset(('POST', 'PUT', 'PATCH', 'DELETE'))
 
+# API profiles: `extended` answers every call of the contract; `published` answers only those Piopiy publishes,
+# as a live account may: every call the contract marks [ext] answers 404 (a read) or 405 (a write), as an endpoint
+# or a method the server does not have would. Keys: (endpoint, whether the path has an id), method.
+PROFILES = ('extended', 'published')
+UNPUBLISHED_CALLS = frozenset((
+    (('ai-agents', True), 'GET'),
+    (('ai-agents', True), 'PATCH'),
+    (('phone-number-routing', False), 'GET'),
+    (('phone-number-routing', True), 'GET'),
+    (('phone-number-routing', True), 'DELETE'),
+    (('release-phone-number', False), 'POST'),
+))
+
 E164_RE = re.compile(r'\+[1-9][0-9]{7,14}')
 REGION_RE = re.compile(r'[A-Za-z]{2}')
 LANGUAGE_RE = re.compile(r'[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*')
@@ -885,9 +898,10 @@ class PiopiyApi:
         ('release-phone-number', False): {'POST': 'release_number'},
     }
 
-    def __init__(self, store, faults):
+    def __init__(self, store, faults, profile='extended'):
         self.store = store
         self.faults = faults
+        self.profile = profile
 
     def dispatch(self, request):
         """(reply, workspace id or None) for one API request; never raises."""
@@ -910,7 +924,15 @@ class PiopiyApi:
         """(handler name, decoded path id or None), or 404/405."""
         parts = request.raw_path[len(API_PREFIX):].split('/') if request.raw_path.startswith(API_PREFIX) else []
         if len(parts) == 1 or (len(parts) == 2 and parts[1]):
-            methods = self.ENDPOINTS.get((parts[0], len(parts) == 2))
+            endpoint = (parts[0], len(parts) == 2)
+            methods = self.ENDPOINTS.get(endpoint)
+            if methods and self.profile == 'published':
+                # As a server without the unpublished calls: a read of one is an unknown path, a write an unknown method.
+                methods = dict((method, handler) for method, handler in methods.items() if (endpoint, method) not in UNPUBLISHED_CALLS)
+                if (endpoint, request.method) in UNPUBLISHED_CALLS:
+                    if request.method not in WRITE_METHODS:
+                        raise ApiError(404, 'no such endpoint: %s' % request.raw_path)
+                    raise ApiError(405, 'method %s is not allowed here' % request.method, {'Allow': ', '.join(sorted(methods))})
             if methods:
                 if request.method not in methods:
                     raise ApiError(405, 'method %s is not allowed here' % request.method, {'Allow': ', '.join(sorted(methods))})
@@ -1006,6 +1028,7 @@ class AdminApi:
         'faults': {'GET': 'get_faults', 'PUT': 'put_faults'},
         'state': {'GET': 'get_state'},
         'tokens': {'GET': 'get_tokens'},
+        'profile': {'GET': 'get_profile', 'PUT': 'put_profile'},
     }
 
     def __init__(self, emulator):
@@ -1051,23 +1074,35 @@ class AdminApi:
     def get_tokens(self, _request):
         return Reply(200, {'tokens': self.emulator.store.issued_tokens()})
 
+    def get_profile(self, _request):
+        return Reply(200, {'profile': self.emulator.api.profile})
+
+    def put_profile(self, request):
+        body = parse_json_object(request.body)
+        if set(body) != {'profile'} or body['profile'] not in PROFILES:
+            raise ApiError(400, 'the body must be {"profile": P} with P one of %s' % ', '.join(PROFILES))
+        self.emulator.api.profile = body['profile']
+        return Reply(200, {'profile': self.emulator.api.profile})
+
 
 class Emulator:
     """Ties storage, faults and logs together; the HTTP handler only does I/O."""
 
-    def __init__(self, store, seed, access_log):
+    def __init__(self, store, seed, access_log, profile='extended'):
         self.store = store
         self.seed = seed
         self.access_log = access_log
+        self.profile = profile  # the profile it started with, which a reset restores
         self.faults = Faults()
         self.request_log = RequestLog()
-        self.api = PiopiyApi(store, self.faults)
+        self.api = PiopiyApi(store, self.faults, profile)
         self.admin = AdminApi(self)
 
     def reset(self):
         self.store.load_seed(self.seed, wipe_world=True)
         self.faults.replace({})
         self.request_log.clear()
+        self.api.profile = self.profile
 
     def handle_api(self, request, client):
         """Answer an API request: latency, then injected errors, then the real endpoint."""
@@ -1244,6 +1279,9 @@ def parse_args(argv):
     parser.add_argument('--seed', default=DEFAULT_SEED, help='YAML or JSON seed with workspaces, keys and numbers')
     parser.add_argument('--reset', action='store_true', help='drop all agents and routes before starting')
     parser.add_argument('--log-file', help='append an access log to this file')
+    parser.add_argument('--api-profile', choices=PROFILES, default='extended',
+                        help='extended (default: every call of the contract) or published (only the calls Piopiy publishes; '
+                             'the others answer 404 or 405)')
     return parser.parse_args(argv)
 
 
@@ -1262,7 +1300,7 @@ def main(argv=None):
         return 2
     try:
         access_log = AccessLog(args.log_file)
-        server = EmulatorServer((args.host, args.port), Emulator(store, seed, access_log))
+        server = EmulatorServer((args.host, args.port), Emulator(store, seed, access_log, args.api_profile))
     except OSError as error:  # log file not writable, address in use or not local
         sys.stderr.write('piopiy_emulator: cannot start: %s\n' % error)
         return 2

@@ -988,6 +988,81 @@ def test_published_curl_examples(emulator, api):
     assert api.call('GET', '/v1/ai-agents/' + created['id']).status_code == 404
 
 
+# ------------------------------------------------------- published profile
+
+# Every call the contract marks [ext], and what the published profile answers it: a read 404, a write 405.
+UNPUBLISHED = [
+    ('GET', '/v1/ai-agents/{agent}', 404),
+    ('PATCH', '/v1/ai-agents/{agent}', 405),
+    ('GET', '/v1/phone-number-routing', 404),
+    ('GET', '/v1/phone-number-routing/%2B19499800001', 404),
+    ('DELETE', '/v1/phone-number-routing/%2B19499800001', 405),
+]
+
+
+def set_profile(api, profile):
+    response = api.admin('PUT', 'profile', json={'profile': profile})
+    assert response.status_code == 200, response.text
+    assert response.json() == {'profile': profile}
+
+
+@pytest.mark.parametrize('method, path, status', UNPUBLISHED)
+def test_published_profile_answers_unpublished_calls_404_or_405_and_changes_nothing(api, method, path, status):
+    agent = api.create_agent()
+    api.route(ACME_NUMBER, agent['id'])
+    set_profile(api, 'published')
+    body = {'language': 'hi-IN'} if method == 'PATCH' else None
+    response = api.call(method, path.format(agent=agent['id']), json=body)
+    assert_error_body(response, status, 'not_found' if status == 404 else 'method_not_allowed')
+    if status == 405:
+        assert 'PATCH' not in response.headers['Allow'] and method not in response.headers['Allow']
+    state = api.state()
+    assert [(item['id'], item['language']) for item in state['agents']] == [(agent['id'], 'en-US')]
+    assert [(route['phone_number'], route['agent_id']) for route in state['routes']] == [(ACME_NUMBER, agent['id'])]
+
+
+def test_published_profile_keeps_every_published_call(emulator, api):
+    set_profile(api, 'published')
+    created = run_published(PUBLISHED_CREATE, emulator)
+    assert {'id': created['id'], 'name': 'Support Agent', 'status': 'active'} in run_published(PUBLISHED_LIST, emulator)['data']
+    assert run_published(PUBLISHED_ROUTE, emulator, created['id'])['status'] == 'connected'
+    assert run_published(PUBLISHED_ROUTE, emulator, created['id'])['agent_id'] == created['id']  # the upsert again
+    numbers, _pages = api.list_all('/v1/purchased-phone-numbers', limit=100)
+    assert len(numbers) == ACME_NUMBER_COUNT
+    assert_error_body(api.call('DELETE', '/v1/ai-agents/' + created['id']), 409, 'conflict')  # still routed
+    set_profile(api, 'extended')
+    assert api.call('DELETE', '/v1/phone-number-routing/%2B19499800001').status_code == 200
+    set_profile(api, 'published')
+    assert run_published(PUBLISHED_DELETE, emulator, created['id']) == {'id': created['id'], 'status': 'deleted'}
+
+
+def test_published_profile_unknown_agents_and_paths_answer_as_before(api):
+    set_profile(api, 'published')
+    assert_error_body(api.call('DELETE', '/v1/ai-agents/agent_000000000000'), 404, 'not_found')
+    assert_error_body(api.call('GET', '/v1/nope'), 404, 'not_found')
+    assert_error_body(api.call('PUT', '/v1/ai-agents'), 405, 'method_not_allowed')
+
+
+def test_profile_admin_endpoint_validates_and_reset_restores_the_start_profile(api):
+    assert api.admin('GET', 'profile').json() == {'profile': 'extended'}
+    for body in ({'profile': 'open'}, {}, {'profile': 'published', 'other': 1}):
+        assert api.admin('PUT', 'profile', json=body).status_code == 400
+    set_profile(api, 'published')
+    assert api.admin('POST', 'reset').status_code == 200
+    assert api.admin('GET', 'profile').json() == {'profile': 'extended'}
+
+
+def test_api_profile_option_starts_the_emulator_published(tmp_path):
+    with run_emulator(tmp_path / 'state.sqlite', '--api-profile', 'published') as running:
+        client = Client(running.url)
+        assert client.admin('GET', 'profile').json() == {'profile': 'published'}
+        assert_error_body(client.call('GET', '/v1/phone-number-routing'), 404, 'not_found')
+        assert client.call('GET', '/v1/ai-agents').status_code == 200
+        assert client.admin('POST', 'reset').status_code == 200
+        assert client.admin('GET', 'profile').json() == {'profile': 'published'}
+        assert running.stop() == (0, '')
+
+
 # ------------------------------------------------------ process lifecycle
 
 def test_state_persists_across_restarts_and_reset_wipes_it(tmp_path):

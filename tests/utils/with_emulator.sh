@@ -3,7 +3,8 @@
 # Starts the emulator on a free loopback port, exports PIOPIY_EMULATOR_URL and
 # PIOPIY_API_BASE, runs "$@", and stops the emulator on any exit, Ctrl-C included.
 # Environment: PYTHON (interpreter), PIOPIY_EMULATOR_SEED (seed file),
-# PIOPIY_EMULATOR_STATE (directory for the SQLite state; temporary by default).
+# PIOPIY_EMULATOR_STATE (directory for the SQLite state; temporary by default),
+# PIOPIY_EMULATOR_PROFILE (extended, the default, or published: the emulator answers only Piopiy's published calls).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -19,7 +20,7 @@ mkdir -p "$state_dir"
 # scheduled, and under load the loop below could otherwise read a file that is not there yet.
 : >"$scratch/address"
 "$python" "$root/tests/emulator/piopiy_emulator.py" --host 127.0.0.1 --port 0 \
-    --db "$state_dir/state.sqlite" --seed "$seed" --reset >"$scratch/address" &
+    --db "$state_dir/state.sqlite" --seed "$seed" --api-profile "${PIOPIY_EMULATOR_PROFILE:-extended}" --reset >"$scratch/address" &
 emulator_pid=$!
 
 stop_emulator() {

@@ -199,3 +199,17 @@ def test_number_ranges_shorten_runs_of_three_or_more():
 def test_yaml_strings_read_back_as_written(text):
     assert yaml.safe_load('value: ' + yaml_string(text)) == {'value': text}
     assert '\n' not in yaml_string(text)
+
+
+def test_unknown_routes_write_the_agents_without_numbers_and_say_so():
+    agents = [agent('agent_1', 'prod-support-agent', 'en-IN'), agent('agent_2', 'Sales Bot')]
+    layout = export_inventory(agents, [], [{'phone_number': '+19499800001', 'id': 'num_1', 'status': 'active', 'agent_id': None}],
+                              True)
+    assert layout['hosts'] == ['prod', 'sales-bot'] and layout['routes_unknown']
+    for host in ('prod', 'sales-bot'):
+        text = layout['files']['host_vars/%s.yml' % host]
+        assert 'Its numbers are unknown' in text
+        assert yaml.safe_load(text).get('support_agent_phone_numbers') is None  # unset: the role refuses, never unmaps
+        assert 'support_agent_allow_empty' not in text
+    assert '# Routes: UNKNOWN' in layout['files']['export-report.txt']
+    assert 'with no route' not in layout['files']['export-report.txt']

@@ -122,7 +122,7 @@ def test_a_lock_directory_others_can_write_to_is_refused(tmp_path):
 
 class FakeModule:
     def __init__(self):
-        self.params = {'api_key': KEY, 'api_base': BASE, 'timeout': 1.0, 'validate_certs': True}
+        self.params = {'api_key': KEY, 'api_base': BASE, 'timeout': 1.0, 'validate_certs': True, 'api_profile': 'extended'}
         self.check_mode = False
 
     def warn(self, unused_message):

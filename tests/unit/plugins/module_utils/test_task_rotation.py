@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 
+from ansible_collections.piopiy.voice.plugins.module_utils.client_capabilities import Capabilities
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_loop import run_loop
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import APPLIED, FAILED
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_token_file import (
@@ -25,6 +26,8 @@ ISSUED = datetime.datetime(2026, 1, 31, 9, 15, 2, tzinfo=datetime.timezone.utc)
 
 class Workspace:
     """The client calls of a rotation over an in-memory workspace; reading the purchased numbers is a test failure."""
+
+    capabilities = Capabilities()  # every call of the API is there
 
     def __init__(self, agents, routes, answer_token=True):
         self.agents = dict((agent['id'], dict(agent)) for agent in agents)
