@@ -406,8 +406,8 @@ class PiopiyClient:
                 return {}  # no longer purchased: an earlier attempt whose answer was lost, or another run, released it
             if error.status in MISSING_CALL_STATUSES:
                 missing = MissingCallError(
-                    MissingCall('POST %s' % RELEASE_NUMBER, 'the API answered %d to it; Piopiy does not publish a release call, '
-                                                            'its shape is the collection\'s assumption' % error.status),
+                    MissingCall('POST %s' % RELEASE_NUMBER, 'it answered %d: this API has no call to release a number, and its '
+                                                            'shape is the collection\'s assumption' % error.status),
                     status=error.status, code=error.code, request_id=error.request_id, attempts=error.attempts)
                 missing.advice = ('nothing was released: searching, buying and listing numbers still work; release %s in the '
                                   'Piopiy dashboard' % number)

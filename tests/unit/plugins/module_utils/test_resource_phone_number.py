@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from ansible_collections.piopiy.voice.plugins.module_utils.client_api import ListPage, MissingCallError
+from ansible_collections.piopiy.voice.plugins.module_utils.client_capabilities import MissingCall
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import FAILED, NOT_SENT, WriteDoor, report
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_phone_number import (
     MoneyGuards,
@@ -64,7 +65,7 @@ class FakeClient:
     def release_number(self, number, settle=None):
         self.calls.append(('release', number))
         if self.release_missing:
-            raise MissingCallError('POST', '/release-phone-number', status=405, message='no release call')
+            raise MissingCallError(MissingCall('POST /release-phone-number', 'no release call'), status=405)
         self.numbers = [item for item in self.numbers if item['number'] != number]
         return {'number': number, 'status': 'released'}
 
@@ -125,7 +126,7 @@ def test_a_release_is_not_sent_when_its_unmap_failed():
     plan = plan_release(client, read(client, [ROUTED]), [ROUTED], unroute_first=True)
 
     def refuse(unused_after):
-        raise MissingCallError('DELETE', '/phone-number-routing/%2B19499800002', status=405)
+        raise MissingCallError(MissingCall('DELETE /phone-number-routing/{phone_number}', 'no route delete'), status=405)
     plan.operations[0].send = refuse
     outcomes = WriteDoor().apply(plan)
     assert [outcome.status for outcome in outcomes] == [FAILED, NOT_SENT]
