@@ -139,6 +139,7 @@ class Inventory:
         self.problems = []
         self.workspaces = {}
         self.rotating = []
+        self.buying = []
         self.removing = []
         self.claims = {}  # number -> environments that list it
         self.names = {}  # (workspace, agent name) -> environments that name it
@@ -177,6 +178,8 @@ class Inventory:
                     problems.append('%s: support_agent_rotate=%s needs support_agent_token_file, where the new agent\'s credentials are '
                                     'stored before any number moves to it' % (host, rotate))
                 self.rotating.append(host)
+            if _var(facts, 'support_agent_buy_missing_numbers', False) in (True, 'true', 'True', 'yes', 1) and numbers:
+                self.buying.append(host)
         else:
             self.removing.append(host)
         self.problems.extend(problems)
@@ -204,6 +207,7 @@ class Inventory:
             'problems': self.problems + self.conflicts(),
             'workspaces': [self.workspaces[workspace] for workspace in sorted(self.workspaces)],
             'rotating': self.rotating,
+            'buying': self.buying,
             'removing': self.removing,
         }
 
@@ -215,7 +219,7 @@ def _quoted(text):
 def support_agent_fleet(hosts, hostvars, teardown=False):
     """Every environment of the hosts checked, alone and together, and grouped by workspace for piopiy_fleet.
 
-    Returns {'problems', 'workspaces', 'rotating', 'removing'}: every problem of every environment, each naming it; the
+    Returns {'problems', 'workspaces', 'rotating', 'buying', 'removing'}: every problem of every environment, each naming it; the
     workspaces as fleet_workspaces gives them (environments with their state and token file); the hosts whose credentials
     rotate (support_agent_rotate is not never), and those to be removed. teardown: every host is to be removed. Each
     host's variables are read once; the API key is never returned.

@@ -21,7 +21,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_workspace im
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_lock import AgentLock, workspace_lock_path
 from ansible_collections.piopiy.voice.plugins.module_utils.task_module import PiopiyTask, TaskReport, guard_rails, parallel_requests_problem
-from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import NumbersByAgent
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import NumbersByAgent, parse_phone_numbers
 
 RATE_LIMITED_ATTEMPTS = 20
 
@@ -37,6 +37,8 @@ class WorkspaceTask(PiopiyTask):
         self.environments, environment_problems = parse_fleet(self.params['environments'])
         self.problems = option_problems(self.params) + environment_problems + guard_problems
         self.tokens = CreatedTokens(self.params['token_dir'])
+        self.bought, bought_problems = parse_phone_numbers('bought_numbers', self.params['bought_numbers'])
+        self.problems.extend(bought_problems)
 
     def client_options(self):
         return dict(max_requests_per_second=self.params['max_requests_per_second'], rate_limited_attempts=RATE_LIMITED_ATTEMPTS)
@@ -53,7 +55,10 @@ class WorkspaceTask(PiopiyTask):
                          what='the fleet of this workspace')
 
     def read(self, client, round_number):
-        return read_fleet(client, self.environments, self.params['parallel_requests'])
+        state = read_fleet(client, self.environments, self.params['parallel_requests'])
+        if self.module.check_mode:  # an earlier task of the play would have bought them
+            state.book.purchased.update(self.bought)
+        return state
 
     def plan(self, client, state, round_number):
         """The fleet's plan. Round 0 is checked against the guard rails; a later round (after a concurrent change) only

@@ -128,6 +128,16 @@ options:
     elements: str
     default: []
     version_added: 0.2.0
+  bought_numbers:
+    description:
+      - Numbers that an earlier task of the play buys, such as the RV(piopiy.voice.piopiy_phone_number#module:bought)
+        of M(piopiy.voice.piopiy_phone_number) (C(playbooks/support_agent.yml) passes those its buying play bought).
+      - In check mode nothing is bought, so these count as purchased and the routes to them are planned; in a real
+        run they are read like any other number, and one the earlier task did not buy fails as not purchased.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
   merge_duplicate_agents:
     description:
       - Whether several agents with an environment's agent name found when the fleet reads are merged into the one
@@ -355,6 +365,7 @@ ARGUMENT_SPEC = dict(
     )),
     confirm_removal=dict(type='list', elements='str', default=[]),
     merge_duplicate_agents=dict(type='bool', default=True),
+    bought_numbers=dict(type='list', elements='str', default=[]),
     token_dir=dict(type='path'),
     parallel_requests=dict(type='int', default=64),
     max_requests_per_second=dict(type='float', default=0),

@@ -59,7 +59,7 @@ RUNS = 3
 # run takes 5-10 s at N=10, 40-80 s at N=100 and 350-700 s at N=1000. One run at N=10 and 100 fits in the
 # 10 minutes; larger sizes are extrapolated from them unless --measure-baselines.
 BASELINE_RUNS = {10: 1, 100: 1}
-FLEET_SIZES = (50, 200)
+FLEET_SIZES = (3, 50, 1000)
 FLEET_LATENCY_MS = 50
 FLEET_RESULTS = HERE / 'fleet-results.md'
 
@@ -130,12 +130,27 @@ def extrapolate(points, size):
     return high + (high - low) * (size - large) / (large - small)
 
 
+# 1,000 environments x 5 numbers need more purchased numbers than the test seed's scale range holds.
+BENCH_PURCHASED = 6000
+
+
+def bench_seed(directory):
+    """The test seed, with its scale range of purchased numbers widened to BENCH_PURCHASED, written to directory."""
+    text = SEED.read_text(encoding='utf-8')
+    widened = re.sub(r'(\{start: "\+14155550000", count: )\d+(\})', r'\g<1>%d\g<2>' % BENCH_PURCHASED, text, count=1)
+    if widened == text:
+        raise BenchError('the seed %s has no scale range of purchased numbers to widen' % SEED)
+    path = Path(directory) / 'bench-seed.yml'
+    path.write_text(widened, encoding='utf-8')
+    return path
+
+
 class Emulator:
     """The emulator in a subprocess, reached through its loopback admin API."""
 
     def __init__(self, state_dir):
         command = [sys.executable, str(EMULATOR), '--host', '127.0.0.1', '--port', '0',
-                   '--db', str(Path(state_dir) / 'state.sqlite'), '--seed', str(SEED), '--reset']
+                   '--db', str(Path(state_dir) / 'state.sqlite'), '--seed', str(bench_seed(state_dir)), '--reset']
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # pylint: disable=consider-using-with
         line = self.process.stdout.readline().strip()
         if not line.startswith('PIOPIY_EMULATOR_URL='):
@@ -244,9 +259,14 @@ class Bench:
         log.unlink(missing_ok=True)
         with open(output, 'w', encoding='utf-8') as handle:
             started = time.perf_counter()
-            code = subprocess.run([self.ansible_playbook, playbook] + args, cwd=HERE, env=dict(self.env, ANSIBLE_LOG_PATH=str(log)),
-                                  stdout=handle, stderr=subprocess.STDOUT, check=False).returncode
+            process = subprocess.Popen([self.ansible_playbook, playbook] + args, cwd=HERE, env=dict(self.env, ANSIBLE_LOG_PATH=str(log)),
+                                       stdout=handle, stderr=subprocess.STDOUT)
+            # wait4's usage is the process's own and that of the children it reaped (Ansible's forks and module runs):
+            # ru_maxrss is then the peak of the largest single one of them, in KiB on Linux.
+            unused_pid, status, usage = os.wait4(process.pid, 0)
+            process.returncode = code = os.waitstatus_to_exitcode(status)
             wall = time.perf_counter() - started
+        self.peak_mib = usage.ru_maxrss / 1024.0
         if code:
             raise BenchError('%s %s failed with exit code %d: see %s' % (playbook, ' '.join(args), code, output))
         return wall, log

@@ -19,9 +19,10 @@ FLEET_FLOOR_PLAYBOOK = 'fleet_floor.yml'
 FLEET_MODULE_PLAYBOOK = 'fleet_module_floor.yml'
 NUMBERS_PER_ENVIRONMENT = 5
 SINGLE_ENVIRONMENT_NUMBERS = 1000
-TARGET_FIRST_S = 15.0
-TARGET_UNCHANGED_S = 5.0
-TARGET_SINGLE_S = 5.0
+TARGET_FIRST_S = 20.0  # 1,000 environments x 5 numbers, first apply (issue 21)
+TARGET_OVER_FLOOR = 3.0  # an unchanged re-run at most 3x a no-op play over the same hosts
+TARGET_SINGLE_S = 5.0  # one environment with 1,000 numbers, first apply
+TARGET_PEAK_MIB = 300.0  # the largest single process of the run
 KEYS = (('floor', 'floor: no-op play, same inventory'), ('module', 'one module task (ping, run once), same inventory'),
         ('first', 'support_agent.yml, first apply'), ('unchanged', 'support_agent.yml, unchanged re-run'))
 PLAYBOOKS = {'floor': FLEET_FLOOR_PLAYBOOK, 'module': FLEET_MODULE_PLAYBOOK}
@@ -39,11 +40,6 @@ def inventory(environments, numbers_per_environment, purchased):
 
 def list_pages(items, page_limit):
     return max(1, -(-items // page_limit))
-
-
-def pages_in_turn(size, per, page_limit):
-    """The list pages an unchanged re-run waits for one after another: the agents and the routes are walked side by side."""
-    return max(list_pages(size, page_limit), list_pages(size * per, page_limit))
 
 
 class FleetBench:
@@ -65,6 +61,7 @@ class FleetBench:
             path.write_text(json.dumps(inventory(size, per, purchased)), encoding='utf-8')
             self.inventories[name] = path
         self.rows = {}
+        self.peaks = {}  # (case, row) -> the peak MiB of the largest process of each run
 
     def run(self, progress):
         for name, size, per in self.cases:
@@ -80,28 +77,32 @@ class FleetBench:
                                                            'fleet-%d-%d-%s-%d' % (size, per, key, run))
                     walls.append(wall)
                     counts.append(self.bench.emulator.counts())
+                    self.peaks.setdefault((name, key), []).append(self.bench.peak_mib)
                     progress('%-22s %-34s run %d/%d  %6.2f s  %s' % (name, key, run, self.runs, wall, counts[-1]))
                 self.rows[name, key] = (walls, counts)
         return self
 
     def table(self, page_limit):
-        lines = ['| case | latency | row | runs | wall s (median) | walls s | requests GET/POST/PATCH/DELETE | list pages (agents + routes) |',
-                 '|---|---:|---|---:|---:|---|---|---:|']
+        lines = ['| case | latency | row | runs | wall s (median) | walls s | peak MiB | requests GET/POST/PATCH/DELETE | list pages (agents + routes) |',
+                 '|---|---:|---|---:|---:|---|---:|---|---:|']
         for name, size, per in self.cases:
             pages = list_pages(size, page_limit) + list_pages(size * per, page_limit)
             for key, label in KEYS:
                 walls, counts = self.rows[name, key]
                 requests = ', '.join('/'.join(str(count[method]) for method in ('GET', 'POST', 'PATCH', 'DELETE')) for count in counts)
-                lines.append('| %s | %d ms | %s | %d | %.2f | %s | %s | %s |' % (
+                lines.append('| %s | %d ms | %s | %d | %.2f | %s | %.0f | %s | %s |' % (
                     name, self.latency_ms, label, len(walls), statistics.median(walls), ', '.join('%.2f' % wall for wall in walls),
-                    requests, pages if key == 'unchanged' else ''))
+                    max(self.peaks[name, key]), requests, pages if key == 'unchanged' else ''))
         return '\n'.join(lines)
 
     def targets(self, page_limit):
-        """(name, passed, detail) for every fleet target the rows measure."""
+        """(name, passed, detail) for every fleet target the rows measure (issue 21's, for the one playbook)."""
         results = []
         for name, size, per in self.cases:
             first = statistics.median(self.rows[name, 'first'][0])
+            peak = max(max(self.peaks[name, key]) for key, unused in KEYS)
+            results.append(('%s: peak memory of the largest process under %.0f MiB' % (name, TARGET_PEAK_MIB), peak < TARGET_PEAK_MIB,
+                            '%.0f MiB' % peak))
             if size == 1:
                 results.append(('%s: first apply under %.0f s' % (name, TARGET_SINGLE_S), first < TARGET_SINGLE_S, '%.2f s' % first))
                 continue
@@ -111,15 +112,12 @@ class FleetBench:
             writes = max(sum(count[method] for method in ('POST', 'PATCH', 'DELETE')) for count in counts)
             pages = list_pages(size, page_limit) + list_pages(size * per, page_limit)
             gets = max(count['GET'] for count in counts)
-            results.append(('%s: first apply under %.0f s' % (name, TARGET_FIRST_S), first < TARGET_FIRST_S, '%.2f s' % first))
+            if size >= 1000:
+                results.append(('%s: first apply under %.0f s' % (name, TARGET_FIRST_S), first < TARGET_FIRST_S, '%.2f s' % first))
             module = statistics.median(self.rows[name, 'module'][0])
-            waits = pages_in_turn(size, per, page_limit)
-            results.append(('%s: unchanged re-run under %.0f s and within 2x of the floor' % (name, TARGET_UNCHANGED_S),
-                            unchanged < TARGET_UNCHANGED_S and unchanged <= 2 * floor,
-                            '%.2f s, floor %.2f s (%.2fx); one module task alone %.2f s (%.2fx), and %d list pages one after '
-                            'another wait at least %.2f s more (%.2fx)'
-                            % (unchanged, floor, unchanged / floor, module, module / floor, waits, waits * self.latency_ms / 1000.0,
-                               waits * self.latency_ms / 1000.0 / floor)))
+            results.append(('%s: unchanged re-run within %.0fx of the floor' % (name, TARGET_OVER_FLOOR), unchanged <= TARGET_OVER_FLOOR * floor,
+                            '%.2f s, floor %.2f s (%.2fx); one module task alone %.2f s (%.2fx)'
+                            % (unchanged, floor, unchanged / floor, module, module / floor)))
             results.append(('%s: unchanged re-run makes no write and no more reads than the list pages' % name,
                             writes == 0 and gets <= pages, '%d write(s), %d GET for %d list pages' % (writes, gets, pages)))
         return results
