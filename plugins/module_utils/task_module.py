@@ -30,7 +30,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.client_api import (
     insecure_transport_warning,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_loop import LoopTask, TaskFailure, run_loop
-from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Plan, failure_message, first_api_error, report, uncertain_records
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Plan, failure_message, first_api_error, problems_message, report, uncertain_records
 from ansible_collections.piopiy.voice.plugins.module_utils.client_capabilities import AUTO, PROFILES, Capabilities, CapabilityCache
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_lock import LockTimeout, capabilities_path, lock_dir, own_directory
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import parse_phone_numbers, routes_unknown_warning
@@ -217,6 +217,9 @@ def run_module(argument_spec, task_class, **rules):
 def run_task(module, task):
     """Check, then the loop under the task's lock; the module's result, or a TaskFailure naming every write that failed."""
     problems = [problem for problem in task.validate() if problem]
+    if problems and task.read_only:
+        # Nothing to plan, so nothing the read could add to the input's problems: fail before any request.
+        raise TaskFailure(problems_message(problems), problems=problems, changed=False)
     client = piopiy_client(module, pool_size=max(task.workers, 1), **task.client_options())
     with held(task.lock()):
         loop = run_loop(task, client, module.check_mode, task.workers, problems)
