@@ -67,10 +67,10 @@ def test_each_cell_pins_a_release_of_its_own_minor():
         assert core.startswith(minor + '.') and python.startswith('3.'), (minor, core, python)
 
 
-def test_the_readme_support_matrix_lists_every_cell():
-    readme = (ROOT / 'README.md').read_text(encoding='utf-8')
+def test_the_contributing_support_matrix_lists_every_cell():
+    guide = (ROOT / 'CONTRIBUTING.md').read_text(encoding='utf-8')
     for minor, core, python in matrix_cells():
-        assert '| %s | %s | %s |' % (minor, core, python) in readme, 'README support matrix misses ansible-core %s' % core
+        assert '| %s | %s | %s |' % (minor, core, python) in guide, 'the support matrix of CONTRIBUTING.md misses ansible-core %s' % core
 
 
 def test_the_pip_pin_of_make_tests_core_is_the_one_its_ansible_test_bootstraps():
