@@ -71,7 +71,7 @@ class RouteTask(PiopiyTask):
             rotation = rotation_problem_in_progress(agents, name)  # the agent's routes are the rotation's until it completes
             lookup = find_by_name(client, name, 'agent_id', agents=agents, with_language=False)
             if rotation:
-                return {'book': book, 'agent_id': None, 'problem': rotation}
+                return RouteState(book, None, rotation)
         else:
             return RouteState(book)
         return RouteState(book, lookup.agent['id'] if lookup.agent else None, lookup.problem)
