@@ -60,8 +60,6 @@ BUY_NUMBER = '/buy-phone-number'
 # shape (POST with {"number"}) is the assumption, kept here alone. An API without it answers 404, 405 or 501.
 RELEASE_NUMBER = '/release-phone-number'
 COLLECTIONS = (AGENTS, ROUTES, PURCHASED_NUMBERS, AVAILABLE_NUMBERS)
-# What a call the API lacks answers, for a number that the purchased list has just returned.
-MISSING_CALL_STATUSES = frozenset((404, 405, 501))
 
 # The calls Piopiy does not publish, by the names every message uses. A live account may not have them: the client
 # learns which (client_capabilities) and raises MissingCallError for them.
@@ -404,7 +402,7 @@ class PiopiyClient:
         except PiopiyAPIError as error:
             if error.status == 404 and settle is not None and self._read_back(error, settle).applied:
                 return {}  # no longer purchased: an earlier attempt whose answer was lost, or another run, released it
-            if error.status in MISSING_CALL_STATUSES:
+            if error.status in MISSING_STATUSES:
                 missing = MissingCallError(
                     MissingCall('POST %s' % RELEASE_NUMBER, 'it answered %d: this API has no call to release a number, and its '
                                                             'shape is the collection\'s assumption' % error.status),
