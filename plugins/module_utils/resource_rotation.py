@@ -62,6 +62,13 @@ def rotation_problem_in_progress(agents, name):
             % (name, rotation_id(successor['name'][len(name + SUCCESSOR_MARKER):]), successor['name'], successor['id'], name, abandon))
 
 
+def rotation_problem_of_agent(agents, agent):
+    """rotation_problem_in_progress for a task that names the agent by id: the rotation of its name, or of the agent
+    it is the successor of (NAME--rotating-OLD is written only by the rotation, never by another task)."""
+    name = (agent or {}).get('name') or ''
+    return rotation_problem_in_progress(agents, name.rsplit(SUCCESSOR_MARKER, 1)[0]) if name else None
+
+
 def successors_of(agents, name):
     prefix = name + SUCCESSOR_MARKER
     unique = dict((agent.get('id'), agent) for agent in agents if (agent.get('name') or '').startswith(prefix))

@@ -39,18 +39,48 @@ def secret_file_problem(path):
     if path.endswith(os.sep) or os.path.isdir(path):
         return 'it names a directory, not a file'
     directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        return 'directory %s does not exist' % directory
-    if not os.access(directory, os.W_OK | os.X_OK):
-        return 'directory %s is not writable' % directory
+    existing = nearest_existing(directory)
+    if not os.path.isdir(existing):
+        return '%s is not a directory' % existing
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return 'directory %s is not writable' % existing
     if os.path.lexists(path) and (os.path.islink(path) or not os.path.isfile(path)):
         return 'it exists and is not a regular file'
     return None
 
 
+def nearest_existing(directory):
+    """directory, or its nearest ancestor that exists: the one whose permissions decide whether the rest can be made."""
+    return missing_directories(directory)[0]
+
+
+def missing_directories(directory):
+    """(the nearest existing directory, those missing below it down to directory, outermost first)."""
+    missing = []
+    while not os.path.lexists(directory) and os.path.dirname(directory) != directory:
+        missing.insert(0, directory)
+        directory = os.path.dirname(directory)
+    return directory, missing
+
+
+def make_private_directories(directory):
+    """Make directory and its missing ancestors, each 0700 (os.makedirs gives ancestors the umask's mode)."""
+    for each in missing_directories(directory)[1]:
+        try:
+            os.mkdir(each, 0o700)
+        except FileExistsError:  # made meanwhile by another task writing a token beside this one
+            pass
+
+
 def write_secret_text(path, text):
-    """Write a file of secrets atomically, readable by its owner only (mode 0600)."""
-    descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix='.piopiy-secret-')
+    """Write a file of secrets atomically, readable by its owner only (mode 0600), in a directory made 0700 when missing.
+
+    A missing directory is made rather than refused so that an inventory can name a token file per environment under a
+    directory of its own (~/.piopiy/tokens) and its first apply keeps every token; tokens are issued only once.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    make_private_directories(directory)
+    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix='.piopiy-secret-')
     try:
         with os.fdopen(descriptor, 'w') as handle:
             handle.write(text)

@@ -35,7 +35,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.task_module import (
     parallel_requests_problem,
     warn_routes_unknown,
 )
-from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation import rotation_problem_in_progress
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation import rotation_problem_in_progress, rotation_problem_of_agent
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import (
     ROUTE_UNKNOWN,
     RouteBook,
@@ -229,8 +229,10 @@ class AgentTask(PiopiyTask):
         if params['id']:
             state = AgentState(find_by_id(client, params['id']))
             current = state.lookup.agent
-            if current and params['name'] and params['name'] != current['name']:
-                state.agents = client.list_agents()  # a rename must not take another agent's name
+            if current:
+                # The agents' list tells a rename that would take another agent's name, and a rotation in progress.
+                state.agents = client.list_agents()
+                state.rotation = rotation_problem_of_agent(state.agents, current)
         else:
             agents = client.list_agents()
             state = AgentState(find_by_name(client, params['name'], 'id', agents=agents),
@@ -307,7 +309,7 @@ class AgentTask(PiopiyTask):
             plan.problems.append('no agent with id %s in this workspace: an agent is never created from an id; '
                                  'remove id to create one by name' % params['id'])
             return plan
-        if state.agents is not None:
+        if state.agents is not None and params['name']:
             plan.problems.append(rename_problem(state.agents, current, params['name']))
             plan.problems = [problem for problem in plan.problems if problem]
         agent_plan, self.agent_id = plan_agent_present(client, current, params['name'], params['language'], self.keeper.take,

@@ -30,7 +30,14 @@ from ansible_collections.piopiy.voice.plugins.module_utils.client_api import (
     insecure_transport_warning,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_loop import LoopTask, TaskFailure, run_loop
-from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Plan, failure_message, first_api_error, problems_message, report, uncertain_records
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import (
+    Plan,
+    failure_message,
+    first_api_error,
+    problems_message,
+    report,
+    uncertain_records,
+)
 from ansible_collections.piopiy.voice.plugins.module_utils.client_capabilities import AUTO, PROFILES, Capabilities, CapabilityCache
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_lock import LockTimeout, capabilities_path, lock_dir, own_directory
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import parse_phone_numbers, routes_unknown_warning

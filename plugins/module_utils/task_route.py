@@ -19,7 +19,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.task_module import (
     parallel_requests_problem,
     warn_routes_unknown,
 )
-from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation import rotation_problem_in_progress
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation import rotation_problem_in_progress, rotation_problem_of_agent
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import (
     RouteBook,
     disconnected,
@@ -62,18 +62,21 @@ class RouteTask(PiopiyTask):
         book = RouteBook.read(client)
         warn_routes_unknown(self.module, client, book)
         agent_id, name = self.params['agent_id'], self.params['agent_name']
-        if agent_id and book.routed_to(agent_id):
-            return RouteState(book, agent_id)  # a route points to it, so it exists: no need to read it
-        if agent_id:
-            lookup = find_by_id(client, agent_id)
-        elif name:
-            agents = client.list_agents()
-            rotation = rotation_problem_in_progress(agents, name)  # the agent's routes are the rotation's until it completes
-            lookup = find_by_name(client, name, 'agent_id', agents=agents, with_language=False)
-            if rotation:
-                return RouteState(book, None, rotation)
-        else:
+        if not (agent_id or name):
             return RouteState(book)
+        # The agents' list finds the agent and tells a rotation in progress, whose routes are the rotation's until it completes.
+        agents = client.list_agents()
+        if agent_id:
+            listed = [agent for agent in agents if agent.get('id') == agent_id]
+            lookup = find_by_id(client, agent_id) if not listed else None  # not listed yet (a list may lag a create): ask it
+            rotation = rotation_problem_of_agent(agents, listed[0] if listed else lookup.agent)
+            if listed:
+                return RouteState(book, None, rotation) if rotation else RouteState(book, agent_id)
+        else:
+            rotation = rotation_problem_in_progress(agents, name)
+            lookup = find_by_name(client, name, 'agent_id', agents=agents, with_language=False)
+        if rotation:
+            return RouteState(book, None, rotation)
         return RouteState(book, lookup.agent['id'] if lookup.agent else None, lookup.problem)
 
     def plan(self, client, state, round_number):

@@ -71,8 +71,8 @@ options:
       - A run that creates nothing never touches the file. When the agent exists and the file holds no token
         (or, as an env file, the credentials of another agent), the run warns that the token was lost; a rotation
         (M(piopiy.voice.piopiy_agent_rotation)) is the fix, since Piopiy issues a token only when it creates an agent.
-      - The directory must exist, and an existing O(token_file) must be a regular file;
-        both are checked before anything is created.
+      - A missing directory is made with mode C(0700) when the token is written; a path under a file, an unwritable
+        directory or an existing O(token_file) that is not a regular file is refused before anything is created.
     type: path
   token_file_format:
     description:

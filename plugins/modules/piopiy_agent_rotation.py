@@ -47,7 +47,8 @@ options:
       - Path of the file that receives the successor's credentials, in O(token_file_format), written atomically with
         mode C(0600), the old file kept as C(<token_file>.previous) until the rotation completes.
       - Usually the file that M(piopiy.voice.piopiy_agent) wrote when it created the agent, and that the runtime reads.
-      - The directory must exist, and an existing file must be a regular file; both are checked before anything is created.
+      - A missing directory is made with mode C(0700); a path under a file, an unwritable directory or an existing file that
+        is not a regular file is refused before anything is created.
       - No number moves to the successor before its credentials are in this file; a successor whose token could not be
         stored fails the run, and the next run replaces it.
     type: path

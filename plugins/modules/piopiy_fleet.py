@@ -103,7 +103,7 @@ options:
       token_file:
         description:
           - When the task creates this environment's agent, the file its token is written to, mode C(0600); it is never
-            printed or returned. Its directory must exist, and the path is checked before any write.
+            printed or returned. A missing directory is made with mode C(0700); the path is checked before any write.
           - When omitted, the token goes under O(token_dir) when set, else nowhere.
         type: path
         version_added: 0.2.0

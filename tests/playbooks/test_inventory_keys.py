@@ -11,8 +11,10 @@ each host's failure (`fatal: [host]: FAILED! => {json}`) and its line of the pla
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import re
+import stat
 import subprocess
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -79,3 +81,18 @@ def test_list_agents_names_the_empty_sources_too():
     output, requests = run_playbook('list_agents.yml', {}, '--limit', 'prod')
     assert 'Empty or unset: support_agent_api_key, PIOPIY_PROD_API_KEY, PIOPIY_API_KEY.' in failures(output)['prod'], output
     assert sum(requests.values()) == 0, requests
+
+
+def test_the_first_apply_keeps_every_new_agents_token_in_a_private_directory(tmp_path):
+    home = tmp_path / 'home'
+    home.mkdir()
+    output, requests = run_playbook('support_agent.yml', {'PIOPIY_API_KEY': ACME_KEY, 'HOME': str(home)})
+    assert failures(output) == {} and requests['POST'] > 0, output
+    tokens = home / '.config' / 'piopiy'
+    assert stat.S_IMODE(os.stat(str(tokens)).st_mode) == 0o700 and stat.S_IMODE(os.stat(str(home / '.config')).st_mode) == 0o700
+    files = sorted(path.name for path in tokens.iterdir())
+    assert files == ['dev-support-agent.token', 'prod-support-agent.token', 'staging-support-agent.token'], files
+    for path in tokens.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.read_text().startswith('agt_'), path
+        assert path.read_text().strip() not in output
+    assert 'token' not in ' '.join(line for line in output.splitlines() if line.startswith('[WARNING]')), output

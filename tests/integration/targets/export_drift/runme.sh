@@ -119,7 +119,14 @@ sed -i 's/^  hosts:$/  hosts:\n    gone:\n      ansible_connection: ssh\n      a
 printf -- '---\nsupport_agent_phone_numbers: ["+1"]\n' >"$scratch/broken/host_vars/broken.yml"
 printf -- '---\nsupport_agent_phone_numbers: ["+19499800009"]\n' >"$scratch/broken/host_vars/gone.yml"
 expect_status 2 ansible-playbook -i "$scratch/broken" piopiy.voice.support_agent --check --limit broken,sales-bot
-expect_status 4 ansible-playbook -i "$scratch/broken" piopiy.voice.support_agent --check --limit gone,sales-bot
+# ansible-playbook's own status for the unreachable host, without the gate: 4 from ansible-core 2.17 on; 2.16 exits 2 when
+# the host was unreachable in a loop's item. The gate must keep whichever the core gives.
+own=0
+ANSIBLE_CALLBACKS_ENABLED=${ANSIBLE_CALLBACKS_ENABLED/,piopiy.voice.plan/} \
+    ansible-playbook -i "$scratch/broken" piopiy.voice.support_agent --check --limit gone,sales-bot >/dev/null 2>&1 || own=$?
+case $own in 2 | 4) ;; *) echo "ansible-playbook without the gate exited $own for an unreachable host, not 2 or 4"; exit 1 ;; esac
+expect_status "$own" ansible-playbook -i "$scratch/broken" piopiy.voice.support_agent --check --limit gone,sales-bot
+expect_output "the run failed for gone"
 workspace no-writes
 
 echo "== changes by other collections are not drift"

@@ -24,6 +24,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation imp
     plan_replace_lost_successor,
     read_rotation,
     rotation_problem_in_progress,
+    rotation_problem_of_agent,
     successor_name,
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import RouteBook
@@ -124,6 +125,15 @@ def test_other_tasks_are_refused_while_a_rotation_is_in_progress_naming_it_and_h
     assert prepared.startswith("a credential rotation of agent 'prod-support-agent' is in progress (rotation-agent_old, successor %s, "
                                "agent_new): finish it first with piopiy.voice.piopiy_agent_rotation name=%s" % (SUCCESSOR['name'], NAME))
     assert prepared.endswith('or delete the successor to abandon it')
+
+
+def test_a_task_by_id_is_refused_for_the_old_agent_and_for_its_successor_alike():
+    prepared = rotation_problem_in_progress([OLD, SUCCESSOR], NAME)
+
+    assert rotation_problem_of_agent([OLD, SUCCESSOR], OLD) == prepared
+    assert rotation_problem_of_agent([OLD, SUCCESSOR], SUCCESSOR) == prepared
+    assert rotation_problem_of_agent([OLD], OLD) is None
+    assert rotation_problem_of_agent([OLD, SUCCESSOR], None) is None, "an id that names no agent is another task's problem"
 
 
 def test_past_the_old_agents_delete_the_refusal_never_advises_deleting_the_successor():

@@ -22,6 +22,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_token_file i
     parse_issued_at,
     read_credentials,
     render_env_file,
+    secret_file_problem,
     write_credentials,
 )
 
@@ -78,6 +79,19 @@ def test_files_are_written_0600_and_read_back_without_the_token(tmp_path):
     assert (stored.has_token, stored.agent_id, stored.issued_at) == (True, 'agent_1', ISSUED)
     assert not hasattr(stored, 'token')
     assert read_credentials(str(tmp_path / 'missing'), 'token').has_token is False
+
+
+def test_a_missing_directory_is_made_0700_and_only_a_path_under_a_file_is_refused(tmp_path):
+    path = str(tmp_path / 'tokens' / 'prod' / 'agent.env')
+    assert secret_file_problem(path) is None and not os.path.exists(os.path.dirname(path))
+    write_credentials(path, 'env', 'agent_1', TOKEN, ISSUED)
+
+    assert stat.S_IMODE(os.stat(str(tmp_path / 'tokens')).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
+    assert read_credentials(path, 'env').agent_id == 'agent_1'
+    (tmp_path / 'plain').write_text('x')
+    assert secret_file_problem(str(tmp_path / 'plain' / 'sub' / 'agent.env')) == '%s is not a directory' % (tmp_path / 'plain')
+    assert secret_file_problem(str(tmp_path / 'tokens')) == 'it names a directory, not a file'
 
 
 def test_the_backup_is_taken_once_and_tells_a_plain_token_file_holding_the_new_token(tmp_path):

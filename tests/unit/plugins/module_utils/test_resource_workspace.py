@@ -503,9 +503,10 @@ def test_token_dir_keeps_the_token_of_an_environment_without_its_own_file(tmp_pa
 
 
 def test_a_token_file_that_cannot_be_written_and_bad_env_names_are_input_problems(tmp_path):
-    unused, problems = parse_fleet([{'environment': 'dev', 'phone_numbers': [N1], 'token_file': str(tmp_path / 'missing' / 'dev.env'),
+    (tmp_path / 'plain').write_text('x')
+    unused, problems = parse_fleet([{'environment': 'dev', 'phone_numbers': [N1], 'token_file': str(tmp_path / 'plain' / 'dev.env'),
                                      'token_env_names': {'token': 'AGENT_ID'}}])
     assert problems == [
         'environment dev: token_env_names must name two different variables, neither of them PIOPIY_TOKEN_ISSUED_AT: got AGENT_ID and AGENT_ID',
-        'environment dev: token_file %s cannot be written (directory %s does not exist): fix the path before creating an agent'
-        % (tmp_path / 'missing' / 'dev.env', tmp_path / 'missing')]
+        'environment dev: token_file %s cannot be written (%s is not a directory): fix the path before creating an agent'
+        % (tmp_path / 'plain' / 'dev.env', tmp_path / 'plain')]
