@@ -27,7 +27,7 @@ help:
 	@echo "make docs   the docs site (plugin pages and the guide) in build/docs/, Sphinx warnings as errors"
 	@echo "make shell  a shell with the tools, the collection and a running emulator, for the docs' commands"
 	@echo "make changelog    regenerate CHANGELOG.rst from changelogs/ (what the next release will publish)"
-	@echo "make test-matrix  sanity + integration per ansible-core minor (MATRIX=\"2.16 2.21\" picks cells)"
+	@echo "make test-matrix  sanity + the core-dependent integration targets per ansible-core minor (MATRIX=\"2.16 2.21\" picks cells)"
 	@echo "make bench  time the support_agent role against a uri baseline (~8 min; tests/output/bench/)"
 	@echo "make clean  remove the virtualenv and build outputs"
 
