@@ -76,7 +76,7 @@ def write_secret_text(path, text):
     """Write a file of secrets atomically, readable by its owner only (mode 0600), in a directory made 0700 when missing.
 
     A missing directory is made rather than refused so that an inventory can name a token file per environment under a
-    directory of its own (~/.piopiy/tokens) and its first apply keeps every token; tokens are issued only once.
+    directory of its own (~/.config/piopiy) and its first apply keeps every token; tokens are issued only once.
     """
     directory = os.path.dirname(os.path.abspath(path))
     make_private_directories(directory)
