@@ -22,7 +22,6 @@ import re
 from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
 from ansible.module_utils.common.text.converters import to_bytes
 from ansible.module_utils.parsing.convert_bool import boolean
-from ansible.module_utils.six import string_types
 
 from ansible_collections.piopiy.voice.plugins.filter.guard import unknown_variables
 
@@ -119,7 +118,7 @@ def _numbers_problem(host, facts, name):
     if 'support_agent_phone_numbers' not in facts:
         return '%s: support_agent_phone_numbers is not set' % host
     numbers = _var(facts, 'support_agent_phone_numbers', None)
-    if numbers is None or isinstance(numbers, (string_types, dict)):
+    if numbers is None or isinstance(numbers, (str, dict)):
         return '%s: support_agent_phone_numbers must be a list of phone numbers, got %r' % (host, numbers)
     if numbers or not boolean(_var(facts, 'support_agent_exclusive', True), strict=False) \
             or boolean(_var(facts, 'support_agent_allow_empty', False), strict=False):
