@@ -29,6 +29,8 @@ else
     export ANSIBLE_NOCOLOR=1
     unset ANSIBLE_FORCE_COLOR
 fi
+# The interpreter of the demo's small readers: the one `make demo` exports, else python3 (an EE has no `python`).
+python=${PYTHON:-python3}
 heading() { printf '\n%s==== %s ====%s\n' "$bold" "$*" "$plain"; }
 
 # Ctrl-C stops the demo quietly, with status 130: the step that runs finishes or stops, then the demo exits.
@@ -72,7 +74,7 @@ heading "8. The whole inventory again, dry run: dev would come back (one plan pe
 play support_agent.yml --check --diff
 
 heading "9. The audit trail of this demo (piopiy.voice.audit, one JSON line per operation)"
-calm python - "$PIOPIY_AUDIT_LOG" <<'PY'
+calm "$python" - "$PIOPIY_AUDIT_LOG" <<'PY'
 import collections, json, sys
 lines = [json.loads(line) for line in open(sys.argv[1], encoding='utf-8')]
 for line in lines:
@@ -96,7 +98,7 @@ head -n 12 "$work/exported/export-report.txt"
 calm ansible-playbook -i "$work/exported" support_agent.yml --check
 
 heading "11. Someone re-routes +19499800004 to staging in the dashboard: the drift gate exits 16 with a plan"
-calm python - "$PIOPIY_API_BASE" "$PIOPIY_API_KEY" <<'PY'
+calm "$python" - "$PIOPIY_API_BASE" "$PIOPIY_API_KEY" <<'PY'
 import json, sys, urllib.request
 base, key = sys.argv[1], sys.argv[2]
 def call(method, path, body=None):
