@@ -16,6 +16,10 @@ in each cell too.
 A cell's interpreter comes from MATRIX_PYTHON_<major>_<minor> (such as MATRIX_PYTHON_3_12), else the newest
 ~/.pyenv/versions/<major>.<minor>.*, else python<major>.<minor> on PATH. A cell whose interpreter is missing is
 reported SKIP, never passed. Exits 1 when a cell that ran failed or a requested cell is unknown.
+
+Cells run side by side, MATRIX_JOBS at a time (default: the number of CPUs), each with its own emulator, stage and
+log; cells of one Python run one after another, since they share ansible-test's virtualenvs. Each cell's log is
+tests/output/matrix/<minor>.log; the run prints the end of a failed cell's log, then one table.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CELLS_FILE = ROOT / 'tests' / 'matrix' / 'cells.txt'
@@ -108,13 +113,12 @@ def build_venv(minor, core, interpreter, log):
     return venv
 
 
-def install_get_pip_standin(minor, log):
+def install_get_pip_standin(minor):
     """ansible-test of this core looks for a cached pip bootstrap script named after the pip it wants: give it ours."""
     version = next(pip for cell, unused_core, unused_python, pip in cell_rows() if cell == minor)
     cache = pathlib.Path.home() / '.ansible' / 'test' / 'cache'
     cache.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / 'tests' / 'utils' / 'get_pip_standin.py', cache / ('get_pip_%s.py' % version.replace('.', '_')))
-    log.write('get_pip stand-in installed for pip %s\n' % version)
 
 
 def stage(minor):
@@ -138,7 +142,6 @@ def run_cell(minor, core, version, interpreter, log):
     venv = build_venv(minor, core, interpreter, log)
     if venv is None:
         return False
-    install_get_pip_standin(minor, log)
     collection = stage(minor)
     env = dict(os.environ, PATH='%s:%s' % (venv / 'bin', os.environ['PATH']), PYTHON=str(venv / 'bin' / 'python'),
                TEST_PYTHON=version, ANSIBLE_NOCOLOR='1')
@@ -152,7 +155,33 @@ def run_cell(minor, core, version, interpreter, log):
     return sanity and integration
 
 
-def main(requested):
+def lanes(cells, jobs):
+    """The cells to run, as at most `jobs` lists run side by side, each in file order.
+
+    Cells of one Python share ansible-test's virtualenvs under ~/.ansible/test, which two ansible-test processes must
+    not build at once: they stay in one lane. The lanes of each Python go, largest first, to the emptiest list.
+    """
+    by_python = {}
+    for cell in cells:
+        by_python.setdefault(cell[2], []).append(cell)
+    result = [[] for unused in range(max(1, min(jobs, len(by_python))))]
+    for group in sorted(by_python.values(), key=len, reverse=True):
+        min(result, key=len).extend(group)
+    return [lane for lane in result if lane]
+
+
+def run_lane(lane, interpreters):
+    """Runs the cells of one lane one after another: {minor: (passed, seconds)}."""
+    outcome = {}
+    for minor, core, version in lane:
+        started = time.monotonic()
+        with open(LOGS / ('%s.log' % minor), 'w', encoding='utf-8') as log:
+            passed = run_cell(minor, core, version, interpreters[minor], log)
+        outcome[minor] = (passed, time.monotonic() - started)
+    return outcome
+
+
+def main(requested, jobs):
     cells = read_cells()
     known = [cell[0] for cell in cells]
     unknown = [minor for minor in requested if minor not in known]
@@ -160,25 +189,37 @@ def main(requested):
         print('unknown matrix cell(s) %s: the cells are %s (tests/matrix/cells.txt)' % (', '.join(unknown), ' '.join(known)))
         return 1
     LOGS.mkdir(parents=True, exist_ok=True)
-    rows = []
+    skipped, runnable, interpreters = {}, [], {}
     for minor, core, version in cells:
         if requested and minor not in requested:
             continue
         interpreter = find_interpreter(version)
         if interpreter is None:
-            rows.append((core, version, 'SKIP: no Python %s (set MATRIX_PYTHON_%s)' % (version, version.replace('.', '_')), '-'))
+            skipped[minor] = 'SKIP: no Python %s (set MATRIX_PYTHON_%s)' % (version, version.replace('.', '_'))
             print('SKIP ansible-core %s: no Python %s found; set MATRIX_PYTHON_%s to its interpreter' % (core, version, version.replace('.', '_')),
                   flush=True)
             continue
-        log_path = LOGS / ('%s.log' % minor)
-        print('== ansible-core %s on Python %s (%s), log %s' % (core, version, interpreter, log_path.relative_to(ROOT)), flush=True)
-        started = time.monotonic()
-        with open(log_path, 'w', encoding='utf-8') as log:
-            passed = run_cell(minor, core, version, interpreter, log)
-        elapsed = '%.0f s' % (time.monotonic() - started)
-        if not passed:
-            print(''.join(log_path.read_text(encoding='utf-8').splitlines(True)[-60:]), flush=True)
-        rows.append((core, version, 'PASS' if passed else 'FAIL', elapsed))
+        interpreters[minor] = interpreter
+        runnable.append((minor, core, version))
+        print('== ansible-core %s on Python %s (%s), log %s' % (core, version, interpreter, (LOGS / ('%s.log' % minor)).relative_to(ROOT)),
+              flush=True)
+    # Before the lanes start: two cells of one pip release would otherwise write the same file at once.
+    for minor, unused_core, unused_version in runnable:
+        install_get_pip_standin(minor)
+    outcome = {}
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for result in pool.map(lambda lane: run_lane(lane, interpreters), lanes(runnable, jobs)):
+            outcome.update(result)
+    rows = []
+    for minor, core, version in cells:
+        if minor in skipped:
+            rows.append((core, version, skipped[minor], '-'))
+        elif minor in outcome:
+            passed, seconds = outcome[minor]
+            if not passed:
+                print('== ansible-core %s failed; the end of its log:' % core)
+                print(''.join((LOGS / ('%s.log' % minor)).read_text(encoding='utf-8').splitlines(True)[-60:]), flush=True)
+            rows.append((core, version, 'PASS' if passed else 'FAIL', '%.0f s' % seconds))
     print_table(rows)
     return 1 if any(row[2] == 'FAIL' for row in rows) else 0
 
@@ -191,4 +232,4 @@ def print_table(rows):
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:], int(os.environ.get('MATRIX_JOBS') or os.cpu_count() or 1)))
