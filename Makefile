@@ -76,14 +76,14 @@ lint: venv
 	ansible-lint --profile production
 
 pytest: venv
-	python -m pytest -q tests/emulator tests/meta tests/build tests/awx tests/playbooks tests/docs
+	python -m pytest -q -n $(shell nproc) --dist loadfile tests/emulator tests/meta tests/build tests/awx tests/playbooks tests/docs
 
 # The work tree is the collection: a link under ansible_collections/ lets ansible-playbook find it.
 COLLECTIONS := $(CURDIR)/build/collections
 
 collection-link:
 	mkdir -p $(COLLECTIONS)/ansible_collections/piopiy
-	ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/piopiy/voice
+	[ "$$(readlink $(COLLECTIONS)/ansible_collections/piopiy/voice)" = "$(CURDIR)" ] || ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/piopiy/voice
 
 demo: venv collection-link
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) tests/utils/with_emulator.sh playbooks/demo.sh
