@@ -31,7 +31,11 @@ help:
 	@echo "make bench  time the support_agent role against a uri baseline (~8 min; tests/output/bench/)"
 	@echo "make clean  remove the virtualenv and build outputs"
 
-test: sanity units integration lint package-quality docs pytest
+# CI's order (.ci/run). lint, package-quality and docs read nothing the others write: they run side by side, each one's
+# output kept together. pytest comes last, so that its summary is the last line.
+test: sanity units integration
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint package-quality docs
+	$(MAKE) --no-print-directory pytest
 
 # The virtualenv only: nothing outside the work tree (make demo needs no more).
 venv: $(VENV)/.installed
