@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import NEW_AGENT, find_by_id, find_by_name
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import NEW_AGENT, Lookup, find_by_id, find_by_name
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Pending, Plan, rendered
 from ansible_collections.piopiy.voice.plugins.module_utils.task_module import (
     PiopiyTask,
@@ -68,10 +68,9 @@ class RouteTask(PiopiyTask):
         agents = client.list_agents()
         if agent_id:
             listed = [agent for agent in agents if agent.get('id') == agent_id]
-            lookup = find_by_id(client, agent_id) if not listed else None  # not listed yet (a list may lag a create): ask it
-            rotation = rotation_problem_of_agent(agents, listed[0] if listed else lookup.agent)
-            if listed:
-                return RouteState(book, None, rotation) if rotation else RouteState(book, agent_id)
+            # Not listed yet (a list may lag a create): ask for the agent itself.
+            lookup = Lookup(listed[0]) if listed else find_by_id(client, agent_id)
+            rotation = rotation_problem_of_agent(agents, lookup.agent)
         else:
             rotation = rotation_problem_in_progress(agents, name)
             lookup = find_by_name(client, name, 'agent_id', agents=agents, with_language=False)
