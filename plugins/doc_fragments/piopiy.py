@@ -53,7 +53,7 @@ options:
     default: auto
     version_added: 0.2.0
 requirements:
-  - requests
+  - Python 3.9 or later where the module runs; no library beyond its standard library.
 notes:
   - Set the connection options once for every module of the collection with
     C(module_defaults) and the action group C(group/piopiy.voice.piopiy).

@@ -7,7 +7,7 @@
 support_agent_fleet: every environment's variables read once, every inventory-level check (the role's checks of each
 environment, and the conflicts between environments), the environments grouped by workspace for piopiy_fleet, and who
 rotates. fleet_workspaces: the grouping alone (kept for one release; playbooks/fleet.yml used it). fleet_summary: one
-line per environment from the fleet task's results. claimed_numbers: the numbers two hosts of a play list, for the role.
+line per environment from the fleet task's results, and fleet_totals: their counts. claimed_numbers: the numbers two hosts of a play list, for the role.
 
 In Python rather than Jinja: over hundreds of hosts, building each environment's dictionary in a template, then its
 JSON and the JSON read back, cost more than the module run they prepare.
@@ -255,18 +255,51 @@ def fleet_workspaces(hosts, hostvars):
     return [workspaces[workspace] for workspace in sorted(workspaces)]
 
 
-def fleet_summary(results):
-    """One line per environment from the fleet task's loop results: its agent, its numbers, and its writes when it changed."""
-    lines = {}
+def fleet_summary(results, limit=0):
+    """One line per environment from the fleet task's loop results: its agent, its numbers, and its writes when it changed.
+
+    limit: at most this many lines (0: every environment), the changed environments first, so that a run over a thousand
+    environments prints what it did rather than a thousand lines; fleet_totals says how many there are.
+    """
+    lines, unchanged = {}, {}
+    for environment in _environments_of(results):
+        name = environment['environment']
+        agent = environment.get('agent') or {}
+        writes = ', changed: %d write(s)' % len(environment['operations']) if environment['changed'] else ''
+        if environment.get('state') == 'absent':
+            line = '%s absent%s' % (environment.get('agent_name') or agent.get('name'), writes)
+        else:
+            line = '%s (%s) with %d number(s)%s' % (agent['name'], agent['id'], len(environment['phone_numbers']), writes)
+        (lines if environment['changed'] or not limit else unchanged)[name] = line
+    limit = int(limit or 0)
+    if limit < 0:
+        raise AnsibleFilterError('fleet_summary: limit must be 0 (every environment) or more, got %d' % limit)
+    if not limit:
+        return lines
+    shown = dict(list(lines.items())[:limit])
+    shown.update(list(unchanged.items())[:limit - len(shown)])
+    return shown
+
+
+def fleet_totals(results, limit=0):
+    """One line that counts the environments, the changed ones and their writes, and says when fleet_summary(limit) left
+    some out."""
+    environments = list(_environments_of(results))
+    changed = [environment for environment in environments if environment['changed']]
+    line = '%d environment(s), %d changed with %d write(s)' % (len(environments), len(changed),
+                                                               sum(len(environment['operations']) for environment in changed))
+    limit = int(limit or 0)
+    if limit and len(environments) > limit:
+        line += ('; %d shown, the changed ones first (support_agent_summary_limit=%d; 0 shows every one)'
+                 % (limit, limit))
+    return line
+
+
+def _environments_of(results):
+    """Every environment result of the fleet task's loop results, named (the module's key is the environment's name)."""
     for result in results:
         for name, environment in (result.get('environments') or {}).items():
-            agent = environment.get('agent') or {}
-            writes = ', changed: %d write(s)' % len(environment['operations']) if environment['changed'] else ''
-            if environment.get('state') == 'absent':
-                lines[name] = '%s absent%s' % (environment.get('agent_name') or agent.get('name'), writes)
-                continue
-            lines[name] = '%s (%s) with %d number(s)%s' % (agent['name'], agent['id'], len(environment['phone_numbers']), writes)
-    return lines
+            yield dict(environment, environment=name)
 
 
 def claimed_numbers(hosts, hostvars):
@@ -295,4 +328,4 @@ def claimed_numbers(hosts, hostvars):
 class FilterModule:
     def filters(self):
         return {'support_agent_fleet': support_agent_fleet, 'fleet_workspaces': fleet_workspaces, 'fleet_summary': fleet_summary,
-                'claimed_numbers': claimed_numbers}
+                'fleet_totals': fleet_totals, 'claimed_numbers': claimed_numbers}

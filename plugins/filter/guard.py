@@ -58,7 +58,7 @@ def run_route_changes(operations_by_environment, max_changes, option='max_route_
         raise AnsibleFilterError('%s must be a whole number of route changes, got %r' % (option, max_changes))
     if max_changes < 0:
         raise AnsibleFilterError('%s must be 0 or more, got %d' % (option, max_changes))
-    # Imported here, not at the top: piopiy_routes brings the API client and requests (0.1-0.2 s), and Ansible imports
+    # Imported here, not at the top: resource_route brings the API client (0.1 s), and Ansible imports
     # every filter file of the collection in each task's worker that uses any piopiy.voice filter (fleet.yml's
     # fleet_workspaces and fleet_summary, the role's unknown_variables), though only this filter needs it.
     from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import run_route_changes_problem

@@ -19,32 +19,18 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import random
 import threading
 import time
-import traceback
 import unicodedata
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 # The collection's one redaction (client_redact), used here on every message built from an answer.
 from ansible_collections.piopiy.voice.plugins.module_utils.client_redact import redact
 
-try:
-    import requests
-    from urllib3.exceptions import NewConnectionError
-except ImportError:
-    HAS_REQUESTS = False
-    REQUESTS_IMPORT_ERROR = traceback.format_exc()
-else:
-    HAS_REQUESTS = True
-    REQUESTS_IMPORT_ERROR = None
-
-try:
-    from urllib3.exceptions import NameResolutionError
-except ImportError:  # urllib3 1.x reports a failed name lookup as a NewConnectionError
-    NameResolutionError = None
-
+from ansible_collections.piopiy.voice.plugins.module_utils import client_http
 from ansible_collections.piopiy.voice.plugins.module_utils.client_capabilities import MISSING_STATUSES, Capabilities, MissingCall
 
 
@@ -241,9 +227,9 @@ class Settled:
 
 
 class PiopiyClient:
-    """One HTTP session per module run, with pages, the retry policy and typed errors."""
+    """One client per module run: its kept-alive connections, pages, the retry policy and typed errors."""
 
-    def __init__(self, api_key, api_base=DEFAULT_API_BASE, timeout=30.0, validate_certs=True, pool_size=16, sleep=time.sleep,
+    def __init__(self, api_key, api_base=DEFAULT_API_BASE, timeout=30.0, validate_certs=True, sleep=time.sleep,
                  max_requests_per_second=0, rate_limited_attempts=MAX_ATTEMPTS, capabilities=None):
         self.api_key = api_key
         # Which calls the API has (client_capabilities); without one, every call is tried, as a full API has them.
@@ -256,20 +242,20 @@ class PiopiyClient:
         self._next_request_at = 0.0
         self.api_base = api_base.rstrip('/')
         self.timeout = timeout
-        # Given per request: requests lets REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE override a session-wide verify.
-        self.verify = validate_certs
+        # The proxy and CA bundle of the environment are read once, here (client_http); validate_certs=false wins over them.
+        self.transport = client_http.HttpTransport(self.api_base, timeout, validate_certs)
         self._sleep = sleep
         self._pause_lock = threading.Lock()
         self._resume_at = 0.0
-        self.session = requests.Session()
-        self.session.headers.update({
+        self.headers = {
             'Authorization': 'Bearer %s' % api_key,
             'Accept': 'application/json',
             'User-Agent': 'piopiy.voice-ansible',
-        })
-        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
-        self.session.mount('http://', adapter)
-        self.session.mount('https://', adapter)
+        }
+
+    def close(self):
+        """Close every kept-alive connection of this client."""
+        self.transport.close()
 
     # ---- agents ----
 
@@ -488,12 +474,15 @@ class PiopiyClient:
 
     def _send(self, method, path, params, body, attempt, expect=()):
         """One attempt: the answer, or _Retry, or a typed error."""
-        url = self.api_base + path
+        headers = self.headers
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode('utf-8')
+            headers = dict(headers, **{'Content-Type': 'application/json'})
         try:
-            response = self.session.request(method, url, params=params, json=body, timeout=self.timeout,
-                                            verify=self.verify, allow_redirects=False)
-        except requests.exceptions.RequestException as exc:
-            raise self._transport_failure(method, path, exc, attempt) from None
+            response = self.transport.send(method, path + ('?' + urlencode(params) if params else ''), headers, data)
+        except client_http.TransportFailure as failure:
+            raise self._transport_failure(method, path, failure, attempt) from None
         if 300 <= response.status_code < 400:
             raise self._redirect_error(method, path, response, attempt)
         if response.status_code >= 300:
@@ -508,7 +497,7 @@ class PiopiyClient:
             missing = [field for field in expect if not answer.get(field)]
             if missing:
                 raise AmbiguousWriteError(method, path, status=response.status_code, answered=True, attempts=attempt,
-                                          request_id=response.headers.get('X-Request-Id'),
+                                          request_id=response.header('X-Request-Id'),
                                           message='answered %d without the %s it must carry' % (response.status_code, ', '.join(missing)))
             return answer
         # A 2xx that is not the API's JSON: a proxy's page or a truncated body. Nothing here can be read as data.
@@ -517,34 +506,40 @@ class PiopiyClient:
             raise _Retry(self._backoff(attempt))
         error_class = AmbiguousWriteError if method != 'GET' else PiopiyAPIError
         raise error_class(method, path, status=response.status_code, message=reason,
-                          request_id=response.headers.get('X-Request-Id'), attempts=attempt)
+                          request_id=response.header('X-Request-Id'), attempts=attempt)
 
-    def _transport_failure(self, method, path, exc, attempt):
+    def _transport_failure(self, method, path, failure, attempt):
         """_Retry for a failure worth another attempt, else the typed error to raise."""
-        if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema)):
-            return ConfigurationError(method, path, message='api_base %s is not a usable URL' % self.api_base,
+        kind = failure.kind
+        if kind == client_http.UNUSABLE_URL:
+            return ConfigurationError(method, path, message='api_base %s is not a usable URL (%s)' % (self.api_base, failure.detail),
                                       hint=_BASE_HINT, attempts=attempt)
-        if isinstance(exc, requests.exceptions.InvalidHeader):
+        if kind == client_http.UNUSABLE_PROXY:
+            return ConfigurationError(method, path, message=failure.detail, hint='check https_proxy, http_proxy and no_proxy',
+                                      attempts=attempt)
+        if kind == client_http.UNUSABLE_HEADER:
             return ConfigurationError(method, path, message='the API key cannot be sent in a header',
                                       hint=api_key_problem(self.api_key) or 'check api_key / PIOPIY_API_KEY', attempts=attempt)
-        if _name_not_resolved(exc):
+        if kind == client_http.TLS_SETUP:
+            return ConfigurationError(method, path, message=self.redact(failure.detail), attempts=attempt,
+                                      hint='check validate_certs, and the CA bundle that REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE names')
+        if kind == client_http.NO_ADDRESS:
             host = urlsplit(self.api_base).hostname
             return ConfigurationError(method, path, message='the host %s of api_base %s has no address (DNS lookup failed)'
                                       % (host, self.api_base), hint='check api_base / PIOPIY_API_BASE', attempts=attempt)
-        not_sent = _certainly_not_sent(exc)
-        if (method != 'POST' or not_sent) and attempt < MAX_ATTEMPTS:
+        if (method != 'POST' or not failure.sent) and attempt < MAX_ATTEMPTS:
             return _Retry(self._backoff(attempt))
-        reason = '%s, %s after %d attempt(s)' % (self.api_base, _transport_reason(exc), attempt)
-        error_class = AmbiguousWriteError if method == 'POST' and not not_sent else PiopiyAPIError
-        hint = 'check api_base / PIOPIY_API_BASE and that the API is reachable' if not_sent else None
+        reason = '%s, %s after %d attempt(s)' % (self.api_base, _TRANSPORT_REASONS.get(kind, kind) % failure.detail, attempt)
+        error_class = AmbiguousWriteError if method == 'POST' and failure.sent else PiopiyAPIError
+        hint = 'check api_base / PIOPIY_API_BASE and that the API is reachable' if not failure.sent else None
         return error_class(method, path, message=self.redact(reason), attempts=attempt, hint=hint)
 
     def _redirect_error(self, method, path, response, attempt):
-        target = response.headers.get('Location') or 'nowhere'
+        target = response.header('Location') or 'nowhere'
         return PiopiyAPIError(method, path, status=response.status_code, attempts=attempt,
                               message='the API answered a redirect to %s, which is not followed: the API key is never sent '
                                       'to another address' % self.redact(target),
-                              hint=_BASE_HINT, request_id=response.headers.get('X-Request-Id'))
+                              hint=_BASE_HINT, request_id=response.header('X-Request-Id'))
 
     def redact(self, text):
         return redact(text, (self.api_key,))
@@ -619,7 +614,7 @@ class PiopiyClient:
         return error_class(
             method, path, status=response.status_code, code=code,
             message=self.redact(message) if message else None,
-            request_id=response.headers.get('X-Request-Id'), attempts=attempt, hint=hint,
+            request_id=response.header('X-Request-Id'), attempts=attempt, hint=hint,
         )
 
 
@@ -654,7 +649,7 @@ def _describe_body(response):
     try:
         value = response.json()
     except ValueError:
-        kind = (response.headers.get('Content-Type') or 'unknown type').split(';')[0]
+        kind = (response.header('Content-Type') or 'unknown type').split(';')[0]
         return 'a body that is not JSON (%s)' % kind
     return 'a JSON %s' % type(value).__name__.replace('dict', 'object').replace('list', 'array')
 
@@ -671,36 +666,17 @@ def _error_fields(response, redact_text):
 
 
 def _retry_after_seconds(response):
-    value = response.headers.get('Retry-After')
+    value = response.header('Retry-After')
     try:
         return min(max(float(value), 0.0), RETRY_AFTER_CAP)
     except (TypeError, ValueError):
         return None
 
 
-def _reason_of(exc):
-    return getattr(exc.args[0], 'reason', None) if exc.args else None
-
-
-def _certainly_not_sent(exc):
-    """True when the request never reached the server: no connection was made."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    return isinstance(_reason_of(exc), NewConnectionError)
-
-
-def _name_not_resolved(exc):
-    reason = _reason_of(exc)
-    if NameResolutionError is not None:
-        return isinstance(reason, NameResolutionError)
-    return isinstance(reason, NewConnectionError) and 'name' in str(reason).lower() and 'resol' in str(reason).lower()
-
-
-def _transport_reason(exc):
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return 'no connection within the timeout'
-    if isinstance(exc, requests.exceptions.Timeout):
-        return 'timed out waiting for the answer'
-    if _certainly_not_sent(exc):
-        return 'connection refused or host unreachable'
-    return 'connection lost before an answer (%s)' % type(exc).__name__
+# What an error says of a failure with no answer, by how far the request got (client_http's kinds).
+_TRANSPORT_REASONS = {
+    client_http.REFUSED: 'connection refused or host unreachable (%s)',
+    client_http.CONNECT_TIMEOUT: 'no connection within the timeout (%s)',
+    client_http.READ_TIMEOUT: 'timed out waiting for the answer (%s)',
+    client_http.LOST: 'connection lost before an answer (%s)',
+}

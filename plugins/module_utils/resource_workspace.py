@@ -375,16 +375,23 @@ def plan_converge(client, book, environment, matches):
     return plan
 
 
-def planned_agent(environment, current, agent_id, outcomes):
-    """The environment's agent after the outcomes: the confirmed one of its last applied agent write, else as it was; None for
-    an environment removed."""
-    if environment.state == ABSENT:
-        return None
-    agent = current
+def confirmed_agents(outcomes):
+    """Each environment's agent as its last applied create or update confirmed it, by environment name: indexed once, so that
+    the result of a fleet costs one pass over its writes, not one per environment."""
+    agents = {}
     for outcome in outcomes:
         operation = outcome.operation
-        if outcome.applied and operation.resource == 'agent' and operation.action in ('create', 'update') and operation.key == environment.name:
-            agent = outcome.resource
+        if outcome.applied and operation.resource == 'agent' and operation.action in ('create', 'update'):
+            agents[operation.key] = outcome.resource
+    return agents
+
+
+def planned_agent(environment, current, agent_id, confirmed):
+    """The environment's agent after the writes: the one its last applied agent write confirmed (confirmed: confirmed_agents),
+    else as it was; None for an environment removed."""
+    if environment.state == ABSENT:
+        return None
+    agent = confirmed.get(environment.name, current)
     if agent is None:
         return {'id': agent_id, 'name': environment.name, 'language': environment.language or DEFAULT_LANGUAGE, 'status': NEW_AGENT}
     return agent

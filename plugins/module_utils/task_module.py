@@ -17,12 +17,10 @@ import contextlib
 import os
 from dataclasses import dataclass
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ansible_collections.piopiy.voice.plugins.module_utils.client_api import (
     DEFAULT_API_BASE,
-    HAS_REQUESTS,
-    REQUESTS_IMPORT_ERROR,
     UNPUBLISHED_CALLS,
     PiopiyClient,
     api_base_problem,
@@ -79,10 +77,8 @@ def piopiy_module(argument_spec, **kwargs):
 
 
 def check_connection(module):
-    """Fail the task unless requests is there and the key and base are usable; the key, from the option or the environment, becomes
+    """Fail the task unless the key and base are usable; the key, from the option or the environment, becomes
     module.params['api_key'] and a value never shown."""
-    if not HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
     api_key, problem = resolve_api_key(module.params['api_key'], os.environ.get(API_KEY_VARIABLE))
     if api_key:
         module.no_log_values.add(api_key)
@@ -127,13 +123,13 @@ def guard_rails(params):
     return dict(max_changes=params['max_route_changes'], protected=protected, allow_protected=params['allow_protected_changes']), problems
 
 
-def piopiy_client(module, pool_size=16, **options):
+def piopiy_client(module, **options):
     """The API client of the module's connection options; options: PiopiyClient's own (rate limits, retry budget)."""
     params = module.params
     warning = insecure_transport_warning(params['api_base'])
     if warning:
         module.warn(warning)
-    return PiopiyClient(params['api_key'], params['api_base'], params['timeout'], params['validate_certs'], pool_size=pool_size,
+    return PiopiyClient(params['api_key'], params['api_base'], params['timeout'], params['validate_certs'],
                         capabilities=run_capabilities(params), **options)
 
 
@@ -227,9 +223,12 @@ def run_task(module, task):
     if problems and task.read_only:
         # Nothing to plan, so nothing the read could add to the input's problems: fail before any request.
         raise TaskFailure(problems_message(problems), problems=problems, changed=False)
-    client = piopiy_client(module, pool_size=max(task.workers, 1), **task.client_options())
-    with held(task.lock()):
-        loop = run_loop(task, client, module.check_mode, task.workers, problems)
+    client = piopiy_client(module, **task.client_options())
+    try:
+        with held(task.lock()):
+            loop = run_loop(task, client, module.check_mode, task.workers, problems)
+    finally:
+        client.close()
     shown = task.result(loop)
     if task.read_only:
         return dict(shown.values, changed=False, **capability_report(module, client))

@@ -12,6 +12,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.engine_loop import ch
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import rendered, was_skipped
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_workspace import (
     CreatedTokens,
+    confirmed_agents,
     guard_fleet,
     parse_fleet,
     plan_fleet,
@@ -76,7 +77,8 @@ class WorkspaceTask(PiopiyTask):
         return bool(created_twice(client, outcomes)) or changed_underneath(outcomes)
 
     def result(self, loop):
-        """Every environment: its agent and numbers as the last round left them, and the writes of every round."""
+        """Every environment: its agent and numbers as the last round left them, and the writes of every round; the diff, of
+        the environments that changed."""
         first, last = loop.first, loop.last
         plan = last.plan
         self.tokens.write_created(loop.outcomes)  # env files need the id the API confirmed
@@ -86,20 +88,22 @@ class WorkspaceTask(PiopiyTask):
             if outcome.applied and not was_skipped(outcome):
                 applied.setdefault(outcome.operation.owner, []).append(outcome.operation.record(outcome.resource))
         routed = NumbersByAgent(routes)
+        confirmed = confirmed_agents(last.outcomes)
         environments, before, after = {}, {}, {}
         for environment in self.environments:
             name = environment.environment
             mine = applied.get(name, [])
-            agent = rendered(planned_agent(environment, plan.current.get(name), plan.agent_of.get(name), last.outcomes))
+            agent = rendered(planned_agent(environment, plan.current.get(name), plan.agent_of.get(name), confirmed))
             numbers = routed.routed_to(plan.agent_of.get(name)) if agent is not None else []
             # Each environment's result names it and its agent, so that a report can file its changes under it.
             environments[name] = dict(environment=name, agent_name=environment.name, state=environment.state, agent=agent,
                                       phone_numbers=numbers, changed=bool(mine), operations=mine)
             if name in self.tokens.files:
                 environments[name]['agent_token_file'] = self.tokens.files[name]
-            current = first.plan.current[name]
-            before[name] = dict(agent=current or {}, phone_numbers=first.state.book.routed_to(current['id']) if current else [])
-            after[name] = dict(agent=agent or {}, phone_numbers=numbers)
+            if mine:  # the diff shows the environments that change: over a thousand, the others would bury them
+                current = first.plan.current[name]
+                before[name] = dict(agent=current or {}, phone_numbers=first.state.book.routed_to(current['id']) if current else [])
+                after[name] = dict(agent=agent or {}, phone_numbers=numbers)
         return TaskReport({'environments': environments}, before, after)
 
     def problems_after_apply(self):

@@ -361,6 +361,8 @@ class Store:
         self._db.execute('PRAGMA journal_mode=WAL')
         self._db.execute('PRAGMA synchronous=NORMAL')
         self._db.executescript(SCHEMA)
+        # API key -> (workspace, read only), read once: every request asks it, and only load_seed changes the keys.
+        self._key_owners = None
 
     @contextlib.contextmanager
     def _transaction(self):
@@ -384,6 +386,7 @@ class Store:
         Numbers bought through the API are kept otherwise (the inventory remembers their owner), as agents and routes are.
         """
         with self._transaction() as db:
+            self._key_owners = None
             if wipe_world:
                 for table in ('routes', 'agents', 'issued_tokens', 'inventory'):
                     db.execute('DELETE FROM %s' % table)
@@ -403,8 +406,11 @@ class Store:
 
     def key_owner(self, key):
         """(workspace_id, read_only) for an API key, or None."""
-        rows = self._read('SELECT workspace_id, read_only FROM api_keys WHERE key = ?', (key,))
-        return (rows[0]['workspace_id'], bool(rows[0]['read_only'])) if rows else None
+        with self._lock:  # the lock of load_seed's transaction: the keys are never read half replaced
+            if self._key_owners is None:
+                rows = self._db.execute('SELECT key, workspace_id, read_only FROM api_keys').fetchall()
+                self._key_owners = dict((row['key'], (row['workspace_id'], bool(row['read_only']))) for row in rows)
+            return self._key_owners.get(key)
 
     # pages
 
@@ -1253,6 +1259,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
 
 class EmulatorServer(ThreadingHTTPServer):
     daemon_threads = True
+    # A client opens up to 64 connections at once (parallel_requests); socketserver's default backlog of 5 would make
+    # the kernel drop some of them and the client see resets the real API never gives.
+    request_queue_size = 128
 
     def __init__(self, address, emulator):
         if ':' in address[0]:

@@ -12,7 +12,14 @@ import pytest
 
 from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
 
-from ansible_collections.piopiy.voice.plugins.filter.fleet import claimed_numbers, fleet_summary, fleet_workspaces, role_options, support_agent_fleet
+from ansible_collections.piopiy.voice.plugins.filter.fleet import (
+    claimed_numbers,
+    fleet_summary,
+    fleet_totals,
+    fleet_workspaces,
+    role_options,
+    support_agent_fleet,
+)
 
 KEY_A = 'pk_test_acme_0001'
 KEY_B = 'pk_test_beta_0001'
@@ -100,6 +107,43 @@ def test_the_summary_says_an_environment_removed():
     results = [{'environments': {'old': {'environment': 'old', 'agent_name': 'old-support-agent', 'state': 'absent', 'agent': None,
                                          'phone_numbers': [], 'changed': True, 'operations': [{}, {}]}}}]
     assert fleet_summary(results) == {'old': 'old-support-agent absent, changed: 2 write(s)'}
+
+
+def many_environments(count, changed):
+    """count environments of one workspace, the named ones changed with two writes each."""
+    def environment(index):
+        name = 'env%02d' % index
+        return {'agent': {'id': 'agent_%d' % index, 'name': name + '-support-agent'}, 'phone_numbers': ['+19499800001'],
+                'changed': name in changed, 'operations': [{}, {}] if name in changed else []}
+    return [{'environments': dict(('env%02d' % index, environment(index)) for index in range(count))}]
+
+
+def test_a_limited_summary_shows_the_changed_environments_first_and_the_totals_say_how_many_are_left_out():
+    results = many_environments(30, changed={'env07', 'env29'})
+
+    shown = fleet_summary(results, 5)
+
+    assert len(shown) == 5 and {'env07', 'env29'} <= set(shown)
+    assert shown['env29'] == 'env29-support-agent (agent_29) with 1 number(s), changed: 2 write(s)'
+    assert fleet_totals(results, 5) == ('30 environment(s), 2 changed with 4 write(s); 5 shown, the changed ones first '
+                                        '(support_agent_summary_limit=5; 0 shows every one)')
+
+
+def test_a_summary_within_its_limit_or_without_one_shows_every_environment():
+    results = many_environments(3, changed={'env01'})
+
+    assert fleet_summary(results, 50) == fleet_summary(results) == fleet_summary(results, 0)
+    assert len(fleet_summary(results, 3)) == 3
+    assert fleet_totals(results, 50) == fleet_totals(results) == '3 environment(s), 1 changed with 2 write(s)'
+
+
+def test_a_summary_with_more_changed_environments_than_its_limit_shows_only_changed_ones():
+    assert set(fleet_summary(many_environments(10, changed={'env01', 'env02', 'env03'}), 2)) <= {'env01', 'env02', 'env03'}
+
+
+def test_a_negative_summary_limit_is_refused():
+    with pytest.raises(AnsibleFilterError, match='limit must be 0'):
+        fleet_summary(many_environments(1, changed=set()), -1)
 
 
 # ---- support_agent_fleet: every check of the inventory, before any environment is written ----

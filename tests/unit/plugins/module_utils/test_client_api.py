@@ -9,11 +9,13 @@ from __future__ import annotations
 import http.server
 import json
 import socket
+import ssl
 import threading
 
 import pytest
-import requests
 
+from ansible_collections.piopiy.voice.plugins.module_utils import client_http
+from ansible_collections.piopiy.voice.plugins.module_utils.client_http import HttpAnswer, TransportFailure
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import settle_create
 from ansible_collections.piopiy.voice.plugins.module_utils.client_api import (
     MAX_ATTEMPTS,
@@ -75,15 +77,20 @@ def test_walk_until_stops_at_the_page_where_the_test_holds(emulator, client):
     assert [call[:2] for call in api_calls(emulator)] == [('GET', '/v1/ai-agents')] * 2
 
 
+def answer_json(handler, payload):
+    """A stand-in server's 200 answer with payload as its JSON body."""
+    body = json.dumps(payload).encode()
+    handler.send_response(200)
+    handler.send_header('Content-Type', 'application/json')
+    handler.send_header('Content-Length', str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 def test_walk_stops_on_a_cursor_that_repeats(sleeps):
     class Looping(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # pylint: disable=invalid-name
-            body = json.dumps({'data': [{'id': 'agent_1', 'name': 'a', 'status': 'active'}], 'next_cursor': 'same'}).encode()
-            self.send_response(200)
-            self.send_header('Content-Type', 'application/json')
-            self.send_header('Content-Length', str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            answer_json(self, {'data': [{'id': 'agent_1', 'name': 'a', 'status': 'active'}], 'next_cursor': 'same'})
 
         def log_message(self, *args):
             pass
@@ -336,10 +343,7 @@ def test_a_key_echoed_in_any_form_never_reaches_the_error(emulator, sleeps, as_t
 def test_a_text_body_is_redacted_before_it_is_cut_short(emulator):
     """The first 200 characters of a text error body are kept: a key across that cut must not leave its first half."""
     key = 'pk_wrong_' + 'k' * 40 + 'Tail'
-    response = requests.Response()
-    response.status_code, response.reason = 401, 'Unauthorized'
-    response._content = ('x' * 180 + ' ' + key + ' rest').encode('utf-8')  # pylint: disable=protected-access
-    response.headers['Content-Type'] = 'text/plain'
+    response = HttpAnswer(401, 'Unauthorized', ('x' * 180 + ' ' + key + ' rest').encode('utf-8'), {'content-type': 'text/plain'})
     client = PiopiyClient(key, emulator.api_base)
 
     error = client._api_error('GET', '/ai-agents', response, 1)  # pylint: disable=protected-access
@@ -380,42 +384,39 @@ def test_refused_connection_is_retried_even_for_post_and_names_the_url(sleeps):
     assert len(sleeps.calls) == MAX_ATTEMPTS - 1
 
 
-class Raising:
-    """A session whose every request raises the given exception, and notes the keyword arguments it was called with."""
+class FailingTransport:
+    """A transport whose every request fails with the given TransportFailure; it notes the requests it was asked to send."""
 
-    def __init__(self, exception=None):
-        self.exception = exception
+    def __init__(self, failure):
+        self.failure = failure
         self.calls = []
 
-    def request(self, method, url, **kwargs):
-        self.calls.append(kwargs)
-        if self.exception is not None:
-            raise self.exception
-        return FakeResponse()
+    def send(self, method, path, headers, body=None):
+        self.calls.append((method, path))
+        raise self.failure
 
-
-class FakeResponse:
-    status_code = 200
-    content = b'{"data": [], "next_cursor": null}'
-    headers = {}
-
-    @staticmethod
-    def json():
-        return {'data': [], 'next_cursor': None}
+    def close(self):
+        pass
 
 
 def test_a_host_that_has_no_address_fails_at_once_naming_api_base(sleeps):
-    import requests
-    from urllib3.exceptions import NameResolutionError
     client = PiopiyClient(ACME_KEY, 'https://api.piopiy.invalid/v1', sleep=sleeps)
-    reason = NameResolutionError('api.piopiy.invalid', None, 'Name or service not known')
-    client.session = Raising(requests.exceptions.ConnectionError(requests.packages.urllib3.exceptions.MaxRetryError(None, '/', reason)))
+    client.transport = FailingTransport(TransportFailure(client_http.NO_ADDRESS, 'gaierror: Name or service not known'))
 
     with pytest.raises(ConfigurationError) as error:
         client.list_agents()
 
     assert 'api.piopiy.invalid' in str(error.value) and 'DNS' in str(error.value) and 'api_base' in str(error.value)
-    assert sleeps.calls == [] and len(client.session.calls) == 1
+    assert sleeps.calls == [] and len(client.transport.calls) == 1
+
+
+def test_a_name_lookup_that_fails_is_told_as_no_address():
+    transport = client_http.HttpTransport('http://no-such-host.invalid/v1', timeout=5)
+
+    with pytest.raises(TransportFailure) as failure:
+        transport.send('GET', '/ai-agents', {})
+
+    assert failure.value.kind in (client_http.NO_ADDRESS, client_http.REFUSED) and not failure.value.sent
 
 
 def test_an_api_base_without_a_scheme_fails_at_once(sleeps):
@@ -427,15 +428,100 @@ def test_an_api_base_without_a_scheme_fails_at_once(sleeps):
     assert 'api_base' in str(error.value) and sleeps.calls == []
 
 
-def test_certificates_are_checked_per_request_so_ca_bundle_variables_cannot_override_validate_certs(sleeps, monkeypatch):
+def test_validate_certs_false_wins_over_a_ca_bundle_variable():
+    """REQUESTS_CA_BUNDLE names a file that does not exist: with validate_certs=false it is not even read."""
+    context = client_http.tls_context(False, environ={'REQUESTS_CA_BUNDLE': '/nonexistent/bundle.pem'})
+
+    assert context.verify_mode == ssl.CERT_NONE and not context.check_hostname
+
+
+def test_a_ca_bundle_variable_is_read_once_and_a_missing_one_fails_the_first_call_naming_it(sleeps, monkeypatch):
     monkeypatch.setenv('REQUESTS_CA_BUNDLE', '/nonexistent/bundle.pem')
-    client = PiopiyClient(ACME_KEY, 'https://api.piopiy.com/v1', validate_certs=False, sleep=sleeps)
-    client.session = Raising()
+    client = PiopiyClient(ACME_KEY, 'https://api.piopiy.com/v1', sleep=sleeps)
 
-    client.list_agents()
+    with pytest.raises(ConfigurationError) as error:
+        client.list_agents()
 
-    assert client.session.calls[0]['verify'] is False
-    assert client.session.calls[0]['allow_redirects'] is False
+    assert 'REQUESTS_CA_BUNDLE names /nonexistent/bundle.pem' in str(error.value) and sleeps.calls == []
+
+
+def test_certificates_are_checked_against_the_system_store_by_default():
+    context = client_http.tls_context(True, environ={}, certifi_bundle=lambda: None)
+
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
+class Recording(http.server.BaseHTTPRequestHandler):
+    """A stand-in for a proxy (or an API): it notes each request line and its headers, and answers an empty list."""
+
+    protocol_version = 'HTTP/1.1'
+    seen = []
+
+    def do_GET(self):  # pylint: disable=invalid-name
+        Recording.seen.append((self.requestline, dict(self.headers)))
+        answer_json(self, {'data': [], 'next_cursor': None})
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def recording_server():
+    Recording.seen = []
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Recording)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_proxy_of_the_environment_is_asked_for_the_whole_url_with_its_credentials(recording_server, sleeps, monkeypatch):
+    for name in ('no_proxy', 'NO_PROXY', 'HTTP_PROXY'):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv('http_proxy', 'http://user:p%%40ss@127.0.0.1:%d' % recording_server.server_address[1])
+    client = PiopiyClient(ACME_KEY, 'http://api.piopiy.example/v1', sleep=sleeps)
+
+    assert client.list_agents() == []
+
+    request_line, headers = Recording.seen[0]
+    assert request_line == 'GET http://api.piopiy.example:80/v1/ai-agents?limit=100 HTTP/1.1'
+    assert headers['Proxy-Authorization'] == 'Basic dXNlcjpwQHNz'  # user:p@ss
+    assert headers['Authorization'] == 'Bearer ' + ACME_KEY
+
+
+def test_no_proxy_and_a_direct_api_keep_the_request_direct(recording_server):
+    origin = client_http.origin_of('http://127.0.0.1:%d/v1' % recording_server.server_address[1])
+
+    assert client_http.proxy_for(origin, {'http': 'http://proxy.example:3128', 'no': '127.0.0.1'},
+                                 bypass=lambda host: host.startswith('127.0.0.1')) is None
+    assert client_http.proxy_for(origin, {}) is None
+
+
+def test_a_proxy_that_is_not_http_is_refused_without_quoting_its_url(sleeps):
+    client = PiopiyClient(ACME_KEY, 'https://api.piopiy.example/v1', sleep=sleeps)
+    client.transport = client_http.HttpTransport('https://api.piopiy.example/v1', timeout=10,
+                                                 proxies={'https': 'socks5://user:secret@proxy.example:1080'})
+
+    with pytest.raises(ConfigurationError) as error:
+        client.list_agents()
+
+    assert 'https_proxy' in str(error.value) and 'secret' not in str(error.value) and sleeps.calls == []
+    assert 'api_base' not in str(error.value)  # the proxy is at fault, not the API's address
+
+
+def test_connections_are_kept_alive_and_one_the_server_closed_is_replaced(recording_server):
+    transport = client_http.HttpTransport('http://127.0.0.1:%d/v1' % recording_server.server_address[1], timeout=10)
+
+    first = transport.send('GET', '/ai-agents', {})
+    connection = transport._local.connection  # pylint: disable=protected-access  # the transport's own state, not Ansible's
+    transport.send('GET', '/ai-agents', {})
+    assert transport._local.connection is connection  # pylint: disable=protected-access
+    connection.sock.shutdown(socket.SHUT_RD)  # as a server's close of an idle connection looks to the client: readable at its end
+    third = transport.send('GET', '/ai-agents', {})
+
+    assert first.status_code == third.status_code == 200 and len(Recording.seen) == 3
+    assert transport._local.connection is not connection  # pylint: disable=protected-access
+    transport.close()
 
 
 @pytest.mark.parametrize('api_base,problem', [
