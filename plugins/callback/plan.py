@@ -308,11 +308,16 @@ class Plan:
     def add_result(self, host, result, task_name, failed=False):
         environments = result.get('environments')
         if isinstance(environments, dict) and environments and not failed:
-            # piopiy_fleet plans a whole workspace in one task, run once: each environment's part of its result is filed
-            # under that environment (not under the host that happened to run the task), its agents named as it names them.
+            # piopiy_fleet plans a whole workspace in one task, run once: each environment's part of its result, with the
+            # operations that name it, is filed under that environment (not under the host that happened to run the task),
+            # its agents named as it names them.
+            operations = {}
+            for item in result.get('operations') or []:
+                if isinstance(item, dict):
+                    operations.setdefault(str(item.get('environment')), []).append(item)
             for environment, part in sorted(environments.items()):
                 if isinstance(part, dict):
-                    self.add_result(str(environment), part, task_name)
+                    self.add_result(str(environment), dict(part, operations=operations.get(str(environment), [])), task_name)
             return
         self.names.update(agent_names_in(result))
         kept = dict((key, result.get(key)) for key in ('operations', 'agent', 'agents'))

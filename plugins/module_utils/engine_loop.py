@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from ansible_collections.piopiy.voice.plugins.module_utils.client_api import PiopiyAPIError
@@ -144,5 +145,6 @@ def created_twice(client, outcomes):
     created = set(outcome.operation.key for outcome in outcomes if outcome.applied and outcome.operation.action == 'create')
     if not created:
         return set()
-    names = [agent.get('name') for agent in client.list_agents()]
-    return set(name for name in created if names.count(name) > 1)
+    # Each agent once, by id (a list may repeat an item across pages), counted by name in one pass.
+    names = Counter(dict((agent.get('id'), agent.get('name')) for agent in client.list_agents()).values())
+    return set(name for name in created if names[name] > 1)

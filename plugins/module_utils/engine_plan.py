@@ -106,9 +106,12 @@ class Operation:
         return (self.action, self.key, rendered(self.before), rendered(self.after))
 
     def record(self, after):
-        """The item of the `operations` return value (and so of the audit trail) for this operation."""
+        """The item of the `operations` return value (and so of the audit trail) for this operation; an operation with an
+        owner (piopiy_fleet's environment) names it as `environment`."""
         whole = after or self.before or {}
         identity = dict((field, rendered(whole.get(field))) for field in IDENTITY_FIELDS[self.resource])
+        if self.owner is not None:
+            identity['environment'] = self.owner
         return dict(op=self.action, resource=self.resource, before=rendered(self.before), after=rendered(after), **identity)
 
     def __repr__(self):
@@ -192,7 +195,8 @@ class WriteDoor:
     def apply(self, plan):
         outcomes = []
         for stage in plan.stages():
-            applied = [outcome.operation for outcome in outcomes if outcome.applied]
+            # A set (operations hash by identity): each of thousands of maps looks up the create it requires.
+            applied = set(outcome.operation for outcome in outcomes if outcome.applied)
             outcomes.extend(self._run_stage(stage, applied))
         return outcomes
 
@@ -206,7 +210,7 @@ class WriteDoor:
 
     @staticmethod
     def _execute(operation, applied):
-        failed_first = [required for required in operation.requires if not any(required is done for done in applied)]
+        failed_first = [required for required in operation.requires if required not in applied]
         if failed_first:
             needs = ', '.join('%s %s' % (required.action, required.key) for required in failed_first)
             return Outcome(operation, NOT_SENT, error='not sent: it needs %s first, which did not succeed' % needs)

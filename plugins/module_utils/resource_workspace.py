@@ -46,7 +46,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import
 )
 from ansible_collections.piopiy.voice.plugins.module_utils.client_api import PiopiyAPIError
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Operation, Plan, SkippedWrite
-from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation import rotation_problem_in_progress
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation import SUCCESSOR_MARKER, rotation_problem_in_progress
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import RouteBook, guard_problems, parse_phone_numbers, plan_map
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_token_file import (
     TOKEN_FORMAT,
@@ -179,10 +179,33 @@ class FleetState:
         self.agents = agents
         self.book = book
         self.completed = dict(completed or {})
+        self._about = None  # agent name -> the agents named so, or NAME--rotating-OLD; made on first use
 
     def agents_named(self, name):
         """The agents with this name, lowest id first: the first is the one the fleet keeps."""
-        return sorted_by_id(self.agents, name)
+        return sorted_by_id(self.agents_about(name), name)
+
+    def agents_about(self, name):
+        """The agents the plan of agent `name` reads: those with its name and its rotation successors (NAME--rotating-OLD).
+
+        From an index made once, so that planning a thousand environments is one pass over the agents, not one each.
+        """
+        if self._about is None:
+            self._about = {}
+            for agent in self.agents:
+                for about in names_about(str(agent.get('name') or '')):
+                    self._about.setdefault(about, []).append(agent)
+        return self._about.get(name, [])
+
+
+def names_about(agent_name):
+    """The names an agent is about: its own, and for a successor NAME--rotating-OLD, NAME (at each marker, as a name may hold one)."""
+    names = [agent_name]
+    start = agent_name.find(SUCCESSOR_MARKER)
+    while start >= 0:
+        names.append(agent_name[:start])
+        start = agent_name.find(SUCCESSOR_MARKER, start + 1)
+    return names
 
 
 def read_fleet(client, environments, workers):
@@ -254,7 +277,7 @@ def plan_fleet(client, environments, state, merge_duplicates=True, keep_token=No
         fleet.facts.setdefault('numbers', []).extend(unpurchased.facts.get('numbers', []))
     extras = []
     for environment in environments:
-        rotation = rotation_problem_in_progress(state.agents, environment.name)
+        rotation = rotation_problem_in_progress(state.agents_about(environment.name), environment.name)
         if rotation:  # the successor may already be the agent the runtime uses: no new agent, no number moved off it
             fleet.problems.append('environment %s: %s' % (environment.environment, rotation))
             continue

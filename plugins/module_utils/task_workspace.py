@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_loop import changed_underneath, created_twice
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import rendered, was_skipped
@@ -83,21 +84,20 @@ class WorkspaceTask(PiopiyTask):
         plan = last.plan
         self.tokens.write_created(loop.outcomes)  # env files need the id the API confirmed
         routes = last.state.book.after(last.outcomes)
-        applied = {}
-        for outcome in loop.outcomes:
-            if outcome.applied and not was_skipped(outcome):
-                applied.setdefault(outcome.operation.owner, []).append(outcome.operation.record(outcome.resource))
+        # Each environment counts its writes; the writes themselves are the result's `operations`, each naming its
+        # environment: listed twice, a thousand environments' writes made the result twice as long to return and read.
+        writes = Counter(outcome.operation.owner for outcome in loop.outcomes if outcome.applied and not was_skipped(outcome))
         routed = NumbersByAgent(routes)
         confirmed = confirmed_agents(last.outcomes)
         environments, before, after = {}, {}, {}
         for environment in self.environments:
             name = environment.environment
-            mine = applied.get(name, [])
+            mine = writes[name]
             agent = rendered(planned_agent(environment, plan.current.get(name), plan.agent_of.get(name), confirmed))
             numbers = routed.routed_to(plan.agent_of.get(name)) if agent is not None else []
             # Each environment's result names it and its agent, so that a report can file its changes under it.
             environments[name] = dict(environment=name, agent_name=environment.name, state=environment.state, agent=agent,
-                                      phone_numbers=numbers, changed=bool(mine), operations=mine)
+                                      phone_numbers=numbers, changed=bool(mine), writes=mine)
             if name in self.tokens.files:
                 environments[name]['agent_token_file'] = self.tokens.files[name]
             if mine:  # the diff shows the environments that change: over a thousand, the others would bury them

@@ -225,7 +225,7 @@ EXAMPLES = r"""
 
 - name: Show what changed for prod
   ansible.builtin.debug:
-    msg: "{{ fleet.environments.prod.operations }}"
+    msg: "{{ fleet.operations | selectattr('environment', 'equalto', 'prod') | list }}"
 """
 
 RETURN = r"""
@@ -260,10 +260,12 @@ environments:
     changed:
       description: Whether a write for this environment was applied.
       type: bool
-    operations:
-      description: The writes for this environment, items as in RV(operations).
-      type: list
-      elements: dict
+    writes:
+      description:
+        - How many writes were made for this environment (in check mode, would be made); the writes themselves are the
+          items of RV(operations) whose C(environment) is this one.
+      type: int
+      version_added: 0.2.0
     agent_token_file:
       description: The file the token of the agent created for this environment was written to.
       returned: when the agent was created and O(environments[].token_file) or O(token_dir) is set
@@ -276,9 +278,7 @@ environments:
       agent: {id: agent_9x2d41c7, name: prod-support-agent, language: en-IN, status: active}
       phone_numbers: ["+19499800004", "+19499800005"]
       changed: true
-      operations:
-        - {op: map, resource: route, phone_number: "+19499800005", agent_id: agent_9x2d41c7, before: null,
-           after: {phone_number: "+19499800005", route_type: ai_agent, agent_id: agent_9x2d41c7, status: connected}}
+      writes: 1
 operations:
   description: Every write of the task, or in check mode that it would make, in stage order. The audit trail is built from it.
   returned: always
@@ -304,6 +304,10 @@ operations:
     agent_id:
       description: The agent the number routes to after a map, or routed to before an unmap. Route operations only.
       type: str
+    environment:
+      description: The environment the write is for, a key of RV(environments).
+      type: str
+      version_added: 0.2.0
     before:
       description: The resource before the operation, null for a create, or a map of a number without a route.
       type: dict

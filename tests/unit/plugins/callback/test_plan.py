@@ -288,10 +288,11 @@ def test_the_gate_status_of_a_check_run(monkeypatch, results, stats, gate_status
 def test_a_workspace_task_files_each_environment_under_its_own_name_with_its_agents_named():
     """piopiy_fleet runs once for a workspace: its changes belong to each environment, not to the host that ran it."""
     plan = Plan()
-    plan.add_result('dev', {'changed': True, 'environments': {
-        'staging': {'changed': True, 'agent': STAGING, 'phone_numbers': ['+19499800002'],
-                    'operations': [mapped('+19499800002', 'agent_dev', 'agent_stg')]},
-        'dev': {'changed': False, 'agent': DEV, 'phone_numbers': [], 'operations': []}}}, 'Apply the environments of each workspace')
+    plan.add_result('dev', {'changed': True, 'operations': [dict(mapped('+19499800002', 'agent_dev', 'agent_stg'), environment='staging')],
+                            'environments': {
+                                'staging': {'changed': True, 'agent': STAGING, 'phone_numbers': ['+19499800002'], 'writes': 1},
+                                'dev': {'changed': False, 'agent': DEV, 'phone_numbers': [], 'writes': 0}}},
+                    'Apply the environments of each workspace')
     data = plan.as_data(check_mode=True)
     assert [(item['environment'], item['changed']) for item in data['environments']] == [('dev', False), ('staging', True)]
     text = render_markdown(data, rows_as_text(plan))

@@ -94,18 +94,18 @@ def test_hosts_not_to_be_present_fail_the_grouping_each_named_with_the_fix():
 
 
 def test_the_summary_says_each_environments_agent_numbers_and_writes_of_every_workspace():
-    def environment(agent_id, numbers, operations):
-        return {'agent': {'id': agent_id, 'name': agent_id + '-name'}, 'phone_numbers': numbers, 'changed': bool(operations),
-                'operations': operations}
-    results = [{'environments': {'dev': environment('agent_1', ['+19499800001', '+19499800002'], [{}, {}, {}])}},
-               {'environments': {'prod': environment('agent_2', [], [])}}]
+    def environment(agent_id, numbers, writes):
+        return {'agent': {'id': agent_id, 'name': agent_id + '-name'}, 'phone_numbers': numbers, 'changed': bool(writes),
+                'writes': writes}
+    results = [{'environments': {'dev': environment('agent_1', ['+19499800001', '+19499800002'], 3)}},
+               {'environments': {'prod': environment('agent_2', [], 0)}}]
     assert fleet_summary(results) == {'dev': 'agent_1-name (agent_1) with 2 number(s), changed: 3 write(s)',
                                       'prod': 'agent_2-name (agent_2) with 0 number(s)'}
 
 
 def test_the_summary_says_an_environment_removed():
     results = [{'environments': {'old': {'environment': 'old', 'agent_name': 'old-support-agent', 'state': 'absent', 'agent': None,
-                                         'phone_numbers': [], 'changed': True, 'operations': [{}, {}]}}}]
+                                         'phone_numbers': [], 'changed': True, 'writes': 2}}}]
     assert fleet_summary(results) == {'old': 'old-support-agent absent, changed: 2 write(s)'}
 
 
@@ -114,7 +114,7 @@ def many_environments(count, changed):
     def environment(index):
         name = 'env%02d' % index
         return {'agent': {'id': 'agent_%d' % index, 'name': name + '-support-agent'}, 'phone_numbers': ['+19499800001'],
-                'changed': name in changed, 'operations': [{}, {}] if name in changed else []}
+                'changed': name in changed, 'writes': 2 if name in changed else 0}
     return [{'environments': dict(('env%02d' % index, environment(index)) for index in range(count))}]
 
 
@@ -258,3 +258,12 @@ def test_claimed_numbers_names_a_number_two_hosts_list_from_their_claim_or_their
     assert claimed_numbers(['host1', 'host2', 'host3', 'host4'], hostvars) == [
         'number +19499800001 is listed by 2 environments (dev, host2): a number routes to one agent; list it in one environment']
     assert claimed_numbers(['host1', 'host3'], hostvars) == []
+
+
+def test_each_workspace_has_a_label_with_its_api_base_and_size_in_the_order_of_the_workspaces():
+    hostvars = {'dev': present('+19499800001'), 'qa': present('+19499800002'),
+                'other': present('+19499800003', support_agent_api_key=KEY_B, support_agent_api_base='https://api.example/v1')}
+    fleet = support_agent_fleet(['dev', 'qa', 'other'], hostvars)
+
+    labels = dict(zip((workspace['host'] for workspace in fleet['workspaces']), fleet['labels']))
+    assert labels == {'dev': 'PIOPIY_API_BASE: 2 environment(s)', 'other': 'https://api.example/v1: 1 environment(s)'}

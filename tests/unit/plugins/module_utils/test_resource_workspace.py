@@ -16,6 +16,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_workspace im
     Environment,
     FleetState,
     guard_fleet,
+    names_about,
     parse_fleet,
     plan_converge,
     plan_fleet,
@@ -510,3 +511,19 @@ def test_a_token_file_that_cannot_be_written_and_bad_env_names_are_input_problem
         'environment dev: token_env_names must name two different variables, neither of them PIOPIY_TOKEN_ISSUED_AT: got AGENT_ID and AGENT_ID',
         'environment dev: token_file %s cannot be written (%s is not a directory): fix the path before creating an agent'
         % (tmp_path / 'plain' / 'dev.env', tmp_path / 'plain')]
+
+
+def test_an_agent_is_about_its_own_name_and_a_successor_about_the_name_it_succeeds():
+    assert names_about('prod-support-agent') == ['prod-support-agent']
+    assert names_about('prod-support-agent--rotating-agent_1') == ['prod-support-agent--rotating-agent_1', 'prod-support-agent']
+    assert names_about('a--rotating-b--rotating-c') == ['a--rotating-b--rotating-c', 'a', 'a--rotating-b']
+
+
+def test_the_state_finds_an_environments_agents_and_successors_from_one_index():
+    agents = [{'id': 'agent_9', 'name': 'prod'}, {'id': 'agent_2', 'name': 'prod'}, {'id': 'agent_3', 'name': 'prod--rotating-agent_2'},
+              {'id': 'agent_4', 'name': 'production'}, {'id': 'agent_5', 'name': 'dev'}]
+    state = FleetState(agents, RouteBook({}))
+
+    assert [agent['id'] for agent in state.agents_named('prod')] == ['agent_2', 'agent_9']
+    assert sorted(agent['id'] for agent in state.agents_about('prod')) == ['agent_2', 'agent_3', 'agent_9']
+    assert state.agents_about('staging') == [] and [agent['id'] for agent in state.agents_named('dev')] == ['agent_5']
