@@ -85,6 +85,17 @@ def _workspace_of(facts):
     return '%s %s' % (hashlib.sha256(key).hexdigest()[:WORKSPACE_DIGEST_CHARS], _var(facts, 'support_agent_api_base', ''))
 
 
+# The piopiy_fleet environments[] options that support_agent_fleet leaves out when they hold the module's default: each
+# value of a thousand environments is templated again as the fleet task's argument, and most hold the default.
+MODULE_DEFAULTS = {'language': None, 'exclusive': True, 'max_route_changes': None, 'allow_protected_changes': None, 'token_file': None,
+                   'token_file_format': 'token', 'token_env_names': None}
+
+
+def _compact(environment):
+    """The environment without the options that hold piopiy_fleet's default (environment, name, state and numbers stay)."""
+    return dict((key, value) for key, value in environment.items() if key not in MODULE_DEFAULTS or value != MODULE_DEFAULTS[key])
+
+
 def _environment(host, facts, state, numbers):
     """The piopiy_fleet environments[] item of a host, with its guard rails and where the token of a new agent goes."""
     return {
@@ -192,7 +203,7 @@ class Inventory:
         if workspace not in self.workspaces:
             self.bases[workspace] = _var(facts, 'support_agent_api_base', None)
         group = self.workspaces.setdefault(workspace, {'host': host, 'environments': [], 'protected_numbers': []})
-        group['environments'].append(_environment(host, facts, state, numbers))
+        group['environments'].append(_compact(_environment(host, facts, state, numbers)))
         # Protection is of the workspace's numbers: a number one environment protects, no environment may move unasked.
         group['protected_numbers'].extend(number for number in _var(facts, 'support_agent_protected_numbers', None) or []
                                           if number not in group['protected_numbers'])
@@ -268,47 +279,51 @@ def fleet_summary(results, limit=0):
     """One line per environment from the fleet task's loop results: its agent, its numbers, and its writes when it changed.
 
     limit: at most this many lines (0: every environment), the changed environments first, so that a run over a thousand
-    environments prints what it did rather than a thousand lines; fleet_totals says how many there are.
+    environments prints what it did rather than a thousand lines; fleet_totals says how many there are. Only the
+    environments shown are read beyond their `changed`: each read of a registered result is templated again.
     """
-    lines, unchanged = {}, {}
-    for environment in _environments_of(results):
-        name = environment['environment']
-        agent = environment.get('agent') or {}
-        writes = ', changed: %d write(s)' % environment['writes'] if environment['changed'] else ''
-        if environment.get('state') == 'absent':
-            line = '%s absent%s' % (environment.get('agent_name') or agent.get('name'), writes)
-        else:
-            line = '%s (%s) with %d number(s)%s' % (agent['name'], agent['id'], len(environment['phone_numbers']), writes)
-        (lines if environment['changed'] or not limit else unchanged)[name] = line
-    limit = int(limit or 0)
-    if limit < 0:
-        raise AnsibleFilterError('fleet_summary: limit must be 0 (every environment) or more, got %d' % limit)
-    if not limit:
-        return lines
-    shown = dict(list(lines.items())[:limit])
-    shown.update(list(unchanged.items())[:limit - len(shown)])
-    return shown
+    limit = _summary_limit(limit)
+    environments = list(_environments_of(results))
+    if limit:
+        changed = [item for item in environments if item[1]['changed']]
+        environments = (changed + [item for item in environments if not item[1]['changed']])[:limit]
+    return dict((name, _summary_line(environment)) for name, environment in environments)
+
+
+def _summary_line(environment):
+    agent = environment.get('agent') or {}
+    writes = ', changed: %d write(s)' % environment['writes'] if environment['changed'] else ''
+    if environment.get('state') == 'absent':
+        return '%s absent%s' % (environment.get('agent_name') or agent.get('name'), writes)
+    return '%s (%s) with %d number(s)%s' % (agent['name'], agent['id'], len(environment['phone_numbers']), writes)
 
 
 def fleet_totals(results, limit=0):
     """One line that counts the environments, the changed ones and their writes, and says when fleet_summary(limit) left
     some out."""
-    environments = list(_environments_of(results))
+    limit = _summary_limit(limit)
+    environments = [environment for unused, environment in _environments_of(results)]
     changed = [environment for environment in environments if environment['changed']]
     line = '%d environment(s), %d changed with %d write(s)' % (len(environments), len(changed),
                                                                sum(environment['writes'] for environment in changed))
-    limit = int(limit or 0)
     if limit and len(environments) > limit:
         line += ('; %d shown, the changed ones first (support_agent_summary_limit=%d; 0 shows every one)'
                  % (limit, limit))
     return line
 
 
+def _summary_limit(limit):
+    limit = int(limit or 0)
+    if limit < 0:
+        raise AnsibleFilterError('the summary limit must be 0 (every environment) or more, got %d' % limit)
+    return limit
+
+
 def _environments_of(results):
-    """Every environment result of the fleet task's loop results, named (the module's key is the environment's name)."""
+    """(name, result) of every environment of the fleet task's loop results (the module's key is the environment's name)."""
     for result in results:
         for name, environment in (result.get('environments') or {}).items():
-            yield dict(environment, environment=name)
+            yield name, environment
 
 
 def claimed_numbers(hosts, hostvars):
