@@ -529,7 +529,7 @@ class PiopiyClient:
                                       % (host, self.api_base), hint='check api_base / PIOPIY_API_BASE', attempts=attempt)
         if (method != 'POST' or not failure.sent) and attempt < MAX_ATTEMPTS:
             return _Retry(self._backoff(attempt))
-        reason = '%s, %s after %d attempt(s)' % (self.api_base, _TRANSPORT_REASONS.get(kind, kind) % failure.detail, attempt)
+        reason = '%s, %s after %d attempt(s)' % (self.api_base, _TRANSPORT_REASONS.get(kind, kind + ' (%s)') % failure.detail, attempt)
         error_class = AmbiguousWriteError if method == 'POST' and failure.sent else PiopiyAPIError
         hint = 'check api_base / PIOPIY_API_BASE and that the API is reachable' if not failure.sent else None
         return error_class(method, path, message=self.redact(reason), attempts=attempt, hint=hint)

@@ -260,9 +260,11 @@ class HttpTransport:
             connection.connect()
         except socket.gaierror as error:
             raise TransportFailure(NO_ADDRESS, _describe(error)) from None
-        except ssl.SSLError as error:
+        except ssl.SSLCertVerificationError as error:
+            # A certificate that does not verify will not verify on the next attempt either: said at once.
             connection.close()
-            raise TransportFailure(TLS_SETUP, 'the TLS handshake with %s failed (%s)' % (self.origin.host, error.reason or error)) from None
+            raise TransportFailure(TLS_SETUP, 'the certificate of %s does not verify (%s)'
+                                              % (self.origin.host, error.verify_message or error.reason or error)) from None
         except socket.timeout:
             connection.close()
             raise TransportFailure(CONNECT_TIMEOUT, 'no connection within %s s' % self.timeout) from None
