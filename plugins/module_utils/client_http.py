@@ -12,7 +12,7 @@ builds its request and answer in several layers), against under 1 ms here. It al
 beyond the Python that runs them.
 
 What requests did that users rely on is kept, read once when the transport is made: the proxy of the environment
-(https_proxy, http_proxy, no_proxy; only http:// proxies, as with most tools), and the CA bundle named by
+(https_proxy, http_proxy, all_proxy, no_proxy; only http:// proxies), and the CA bundle named by
 REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, else the system's, plus certifi's when it is installed. validate_certs=false
 turns certificate checks off whatever those variables say. ~/.netrc is never read: the API key is the only credential.
 """
@@ -121,7 +121,7 @@ def origin_of(api_base):
 def proxy_for(origin, proxies=None, bypass=proxy_bypass):
     """The Proxy to reach origin through, from the environment (proxies: getproxies()), or None for a direct connection."""
     proxies = getproxies() if proxies is None else proxies
-    url = proxies.get(origin.scheme)
+    url = proxies.get(origin.scheme) or proxies.get('all')  # all_proxy, as requests and curl read it
     if not url or bypass(origin.host if origin.port in (80, 443) else '%s:%d' % (origin.host, origin.port)):
         return None
     parts = urlsplit(url if '://' in url else 'http://' + url)

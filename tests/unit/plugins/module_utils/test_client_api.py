@@ -495,6 +495,7 @@ def test_no_proxy_and_a_direct_api_keep_the_request_direct(recording_server):
     assert client_http.proxy_for(origin, {'http': 'http://proxy.example:3128', 'no': '127.0.0.1'},
                                  bypass=lambda host: host.startswith('127.0.0.1')) is None
     assert client_http.proxy_for(origin, {}) is None
+    assert client_http.proxy_for(origin, {'all': 'http://proxy.example:3128'}, bypass=lambda host: False).port == 3128
 
 
 def test_a_proxy_that_is_not_http_is_refused_without_quoting_its_url(sleeps):
