@@ -7,7 +7,8 @@
 support_agent_fleet: every environment's variables read once, every inventory-level check (the role's checks of each
 environment, and the conflicts between environments), the environments grouped by workspace for piopiy_fleet, and who
 rotates. fleet_workspaces: the grouping alone (kept for one release; playbooks/fleet.yml used it). fleet_summary: one
-line per environment from the fleet task's results, and fleet_totals: their counts. claimed_numbers: the numbers two hosts of a play list, for the role.
+line per environment from the fleet task's results, and fleet_totals: their counts. claimed_numbers: the numbers two
+hosts of a play list, for the role.
 
 In Python rather than Jinja: over hundreds of hosts, building each environment's dictionary in a template, then its
 JSON and the JSON read back, cost more than the module run they prepare.

@@ -121,7 +121,8 @@ def origin_of(api_base):
 def proxy_for(origin, proxies=None, bypass=proxy_bypass):
     """The Proxy to reach origin through, from the environment (proxies: getproxies()), or None for a direct connection."""
     proxies = getproxies() if proxies is None else proxies
-    url = proxies.get(origin.scheme) or proxies.get('all')  # all_proxy, as requests and curl read it
+    variable = origin.scheme if proxies.get(origin.scheme) else 'all'  # all_proxy, as requests and curl read it
+    url = proxies.get(variable)
     if not url or bypass(origin.host if origin.port in (80, 443) else '%s:%d' % (origin.host, origin.port)):
         return None
     parts = urlsplit(url if '://' in url else 'http://' + url)
@@ -132,7 +133,7 @@ def proxy_for(origin, proxies=None, bypass=proxy_bypass):
     if parts.scheme != 'http' or not parts.hostname or port is None:
         # Said without the URL, which may hold a password.
         raise TransportFailure(UNUSABLE_PROXY, 'the %s_proxy variable is not an http:// proxy URL with a host; only http:// '
-                                               'proxies are supported' % origin.scheme)
+                                               'proxies are supported' % variable)
     authorization = None
     if parts.username is not None:
         credentials = '%s:%s' % (unquote(parts.username), unquote(parts.password or ''))
@@ -187,7 +188,7 @@ class HttpTransport:
         self.timeout = timeout
         self._setup_failure = None
         self.origin = self.proxy = self.tls = None
-        self._connections = []  # every connection made, so that close() reaches the other threads' too
+        self._connections = set()  # every open connection, so that close() reaches the other threads' too
         self._lock = threading.Lock()
         self._local = threading.local()
         try:
@@ -229,7 +230,7 @@ class HttpTransport:
 
     def close(self):
         with self._lock:
-            connections, self._connections = self._connections, []
+            connections, self._connections = self._connections, set()
         for connection in connections:
             connection.close()
 
@@ -243,7 +244,7 @@ class HttpTransport:
             connection = self._connect()
             self._local.connection = connection
             with self._lock:
-                self._connections.append(connection)
+                self._connections.add(connection)
         return connection
 
     def _connect(self):
@@ -278,8 +279,7 @@ class HttpTransport:
         if getattr(self._local, 'connection', None) is connection:
             self._local.connection = None
         with self._lock:
-            if connection in self._connections:
-                self._connections.remove(connection)
+            self._connections.discard(connection)
 
 
 def _closed_by_peer(connection):

@@ -510,6 +510,15 @@ def test_a_proxy_that_is_not_http_is_refused_without_quoting_its_url(sleeps):
     assert 'api_base' not in str(error.value)  # the proxy is at fault, not the API's address
 
 
+def test_a_bad_all_proxy_is_named_as_all_proxy():
+    origin = client_http.origin_of('https://api.piopiy.example/v1')
+
+    with pytest.raises(TransportFailure) as failure:
+        client_http.proxy_for(origin, {'all': 'socks5://proxy.example:1080'}, bypass=lambda host: False)
+
+    assert failure.value.kind == client_http.UNUSABLE_PROXY and 'the all_proxy variable' in failure.value.detail
+
+
 def test_connections_are_kept_alive_and_one_the_server_closed_is_replaced(recording_server):
     transport = client_http.HttpTransport('http://127.0.0.1:%d/v1' % recording_server.server_address[1], timeout=10)
 
