@@ -277,7 +277,7 @@ def fleet_workspaces(hosts, hostvars):
 
 
 def fleet_summary(results, limit=0):
-    """One line per environment from the fleet task's loop results: its agent, its numbers, and its writes when it changed.
+    """One line per environment from a list of fleet task results (a loop's, or [result]): its agent, its numbers, and its writes when it changed.
 
     limit: at most this many lines (0: every environment), the changed environments first, so that a run over a thousand
     environments prints what it did rather than a thousand lines; fleet_totals says how many there are. Only the
@@ -321,7 +321,7 @@ def _summary_limit(limit):
 
 
 def _environments_of(results):
-    """(name, result) of every environment of the fleet task's loop results (the module's key is the environment's name)."""
+    """(name, result) of every environment of a list of fleet task results (the module's key is the environment's name)."""
     for result in results:
         for name, environment in (result.get('environments') or {}).items():
             yield name, environment
