@@ -4,11 +4,11 @@
 
 """The route resource: phone numbers, their routes to agents, and the plans that change them.
 
-Shared by piopiy_number_route, piopiy_agent's phone_numbers and the info
-module: numbers are checked in one pass that names every bad one; the routes
-and the purchased numbers are read once, whatever the number of numbers; a plan
-holds only the writes the desired state needs (`map` upserts a route, `unmap`
-removes one).
+Shared by piopiy_number_route, piopiy_agent's phone_numbers, piopiy_fleet and
+the info module: numbers are checked in one pass that names every bad one; the
+routes are read once, whatever the number of numbers, and the purchased numbers
+only as far as the listed numbers without a route need; a plan holds only the
+writes the desired state needs (`map` upserts a route, `unmap` removes one).
 """
 
 from __future__ import annotations
@@ -148,8 +148,19 @@ def _hashable(agent_id):
     return agent_id
 
 
+def purchased_among(client, numbers):
+    """Those of the numbers the workspace has purchased: the purchased list is walked until every one is found, or to its end."""
+    if not numbers:
+        return set()
+
+    def every_one_found(items):
+        return numbers <= set(item.get('number') for item in items)
+    purchased = set(item.get('number') for item in client.list_purchased_numbers(until=every_one_found))
+    return purchased & numbers
+
+
 class RouteBook:
-    """The workspace's routes by number and its purchased numbers, from one walk of each list.
+    """The workspace's routes by number, from one walk of the list, and which of the task's numbers it has purchased.
 
     On an API without the routes list, the book is not `known`: unknown_because is the MissingCallError, no route is
     read, a number's route is unknown_route(number) and no number is routed to an agent as far as the book can tell.
@@ -157,7 +168,7 @@ class RouteBook:
 
     def __init__(self, routes, purchased=None, unknown_because=None):
         self.routes = dict((route['phone_number'], normalize_route(route)) for route in routes)
-        self.purchased = purchased  # None when the task did not need to read them
+        self.purchased = purchased  # the purchased numbers the task asked about; None when it asked about none
         self.unknown_because = unknown_because
         self._numbers_by_agent = None
 
@@ -166,14 +177,25 @@ class RouteBook:
         return self.unknown_because is None
 
     @classmethod
-    def read(cls, client, with_purchased=True, agent_id=None):
-        """The routes (only those to agent_id, when given) and, with_purchased, the purchased numbers."""
+    def read(cls, client, numbers=None, agent_id=None):
+        """The routes (only those to agent_id, when given) and, given numbers, which of them the workspace has purchased."""
         try:
             routes, unknown_because = client.list_routes(agent_id=agent_id), None
         except MissingCallError as error:
             routes, unknown_because = [], error
-        purchased = set(item.get('number') for item in client.list_purchased_numbers()) if with_purchased else None
-        return cls(routes, purchased, unknown_because)
+        book = cls(routes, unknown_because=unknown_because)
+        if numbers is not None:
+            book.learn_purchased(client, numbers)
+        return book
+
+    def learn_purchased(self, client, numbers):
+        """Learn which of the numbers the workspace has purchased, reading as little of the purchased list as it can.
+
+        The API routes only purchased numbers (and a release removes the number's route), so a routed number counts as
+        purchased; the list is walked only for the numbers without a route, up to the page where the last of them is
+        found: an unchanged run, every number routed, reads no purchased number.
+        """
+        self.purchased = set(self.routes) | purchased_among(client, set(numbers).difference(self.routes))
 
     def route(self, number):
         """The number's route, or None when it has none (unknown_route when the book cannot tell)."""

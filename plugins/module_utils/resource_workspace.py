@@ -211,16 +211,13 @@ def names_about(agent_name):
 def read_fleet(client, environments, workers):
     """One walk each of agents and routes side by side, and of purchased numbers when needed; then the languages asked.
 
-    The API routes only purchased numbers, so the book counts every routed number as purchased, and walks the purchased
-    numbers only for the fleet's numbers without a route, stopping at the page where it has found them all: an
-    unchanged re-run (every number routed) reads no purchased number.
+    The purchased numbers are walked as RouteBook.learn_purchased says: an unchanged re-run (every number routed) reads
+    none of them.
     """
     with ThreadPoolExecutor(max_workers=2) as pool:
         agents = pool.submit(client.list_agents)
-        routes = client.list_routes()
-        book = RouteBook(routes)
-        book.purchased = set(book.routes) | purchased_among(client, set(number for environment in environments
-                                                                        for number in environment.numbers).difference(book.routes))
+        book = RouteBook(client.list_routes())
+        book.learn_purchased(client, [number for environment in environments for number in environment.numbers])
         state = FleetState(agents.result(), book)
     to_complete = [matches[0] for matches in (state.agents_named(environment.name) for environment in environments
                                               if environment.language is not None) if matches]
@@ -230,17 +227,6 @@ def read_fleet(client, environments, workers):
             for item, agent in zip(to_complete, pool.map(lambda item: complete(client, item), to_complete)):
                 state.completed[item['id']] = agent
     return state
-
-
-def purchased_among(client, numbers):
-    """Those of the numbers the workspace has purchased: the purchased numbers are walked until every one is found, or to the end."""
-    if not numbers:
-        return set()
-
-    def every_one_found(items):
-        return numbers <= set(item.get('number') for item in items)
-    purchased = set(item.get('number') for item in client.list_purchased_numbers(until=every_one_found))
-    return purchased & numbers
 
 
 class FleetPlan(Plan):

@@ -241,9 +241,9 @@ class AgentTask(PiopiyTask):
         if params['state'] == 'absent':
             if current:
                 # The API refuses to delete an agent with routes: read them, so that check mode predicts the refusal.
-                state.book = RouteBook.read(client, with_purchased=False, agent_id=current['id'])
+                state.book = RouteBook.read(client, agent_id=current['id'])
         elif self.numbers is not None:
-            state.book = RouteBook.read(client)
+            state.book = RouteBook.read(client, numbers=self.numbers)
             if self.module.check_mode:  # an earlier task of the play would have bought them
                 state.book.purchased.update(self.bought)
         warn_routes_unknown(self.module, client, state.book)

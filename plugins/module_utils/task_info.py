@@ -101,7 +101,7 @@ class RouteInfoTask(PiopiyTask):
             if lookup.problem:
                 return RoutesRead([], [], lookup.problem)
             agent_id = lookup.agent['id'] if lookup.agent else None
-        book = RouteBook.read(client, with_purchased=False)
+        book = RouteBook.read(client)
         warn_routes_unknown(self.module, client, book)
         routes = [book.routes[key] for key in sorted(book.routes)
                   if (everything or book.routes[key]['agent_id'] == agent_id) and self.number in (None, key)]

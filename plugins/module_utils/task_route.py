@@ -59,7 +59,7 @@ class RouteTask(PiopiyTask):
         return problems + [parallel_requests_problem(self.params['parallel_requests'])]
 
     def read(self, client, round_number):
-        book = RouteBook.read(client)
+        book = RouteBook.read(client, numbers=self.numbers)
         warn_routes_unknown(self.module, client, book)
         agent_id, name = self.params['agent_id'], self.params['agent_name']
         if not (agent_id or name):

@@ -11,8 +11,9 @@ short_description: Route Piopiy phone numbers to AI agents
 version_added: 0.1.0
 description:
   - Maps purchased phone numbers of a Piopiy workspace to an AI agent, or removes their routes, as desired state.
-  - One number or many in one task. Whatever the number of numbers, the task reads the routes list and the
-    purchased numbers once, then makes only the writes that are needed.
+  - One number or many in one task. Whatever the number of numbers, the task reads the routes list once, and the
+    purchased numbers only for the listed numbers without a route (the API routes only purchased numbers), up to the
+    page where the last of them is found. Then it makes only the writes that are needed.
   - Every number is checked before the first write; a task with any bad number fails, names every bad number,
     and changes nothing.
 author:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.piopiy.voice.plugins.module_utils.client_api import LIST_ROUTES, MissingCallError
+from ansible_collections.piopiy.voice.plugins.module_utils.client_capabilities import MissingCall
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import (
     find_by_name,
     plan_agent_absent,
@@ -88,6 +90,73 @@ def test_numbers_not_purchased_are_a_problem_naming_each():
                              'Nothing was changed: ' + BUY_HINT]
     assert plan.facts == {'numbers': ['+15550000000', '+442071230001']}
     assert 'piopiy.voice.piopiy_phone_number with max_purchases' in BUY_HINT and 'support_agent_buy_missing_numbers: true' in BUY_HINT
+
+
+# ---- reading the routes and the purchased numbers ----
+
+class ListingClient:
+    """The routes list (or none: routes_missing is the MissingCallError it raises) and purchased numbers in pages of two."""
+
+    def __init__(self, routes=(), purchased=('+19499800001', '+19499800002', '+19499800003', '+19499800004'), routes_missing=None):
+        self.routes = list(routes)
+        self.purchased = list(purchased)
+        self.routes_missing = routes_missing
+        self.purchased_pages = 0
+
+    def list_routes(self, agent_id=None):
+        if self.routes_missing:
+            raise self.routes_missing
+        return [item for item in self.routes if agent_id in (None, item['agent_id'])]
+
+    def list_purchased_numbers(self, until=None):
+        items = []
+        for start in range(0, len(self.purchased), 2):
+            items.extend({'number': number} for number in self.purchased[start:start + 2])
+            self.purchased_pages += 1
+            if until is not None and until(items):
+                break
+        return items
+
+
+def test_every_listed_number_routed_reads_no_purchased_number():
+    client = ListingClient([route('+19499800001', 'agent_1'), route('+19499800004', 'agent_2')])
+    routes = RouteBook.read(client, numbers=['+19499800004', '+19499800001'])
+
+    assert client.purchased_pages == 0
+    assert routes.not_purchased(['+19499800001', '+19499800004']).problems == []
+
+
+def test_the_purchased_numbers_are_walked_until_the_last_unrouted_listed_number_is_found():
+    client = ListingClient([route('+19499800004', 'agent_1')])
+    routes = RouteBook.read(client, numbers=['+19499800004', '+19499800003'])
+
+    # +19499800003 has no route: it is on the second page of two, and the walk stops there.
+    assert client.purchased_pages == 2
+    assert routes.not_purchased(['+19499800004', '+19499800003']).problems == []
+
+
+def test_a_listed_number_not_purchased_walks_to_the_end_and_is_named():
+    client = ListingClient()
+    routes = RouteBook.read(client, numbers=['+19499800001', '+15550000000'])
+
+    assert client.purchased_pages == 2
+    assert routes.not_purchased(['+19499800001', '+15550000000']).facts == {'numbers': ['+15550000000']}
+
+
+def test_without_the_routes_list_every_listed_number_is_looked_for_among_the_purchased():
+    missing = MissingCallError(MissingCall(LIST_ROUTES, 'the API answered 404 not_found to it'))
+    client = ListingClient(routes_missing=missing)
+    routes = RouteBook.read(client, numbers=['+19499800003'])
+
+    assert not routes.known and routes.unknown_because is missing
+    assert client.purchased_pages == 2 and routes.purchased == {'+19499800003'}
+
+
+def test_a_book_read_without_numbers_reads_no_purchased_number_and_an_agents_book_only_its_routes():
+    client = ListingClient([route('+19499800001', 'agent_1'), route('+19499800002', 'agent_2')])
+
+    assert RouteBook.read(client).purchased is None and client.purchased_pages == 0
+    assert list(RouteBook.read(client, agent_id='agent_2').routes) == ['+19499800002']
 
 
 # ---- routes ----
