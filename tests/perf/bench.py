@@ -470,10 +470,44 @@ def ansible_version(ansible_playbook):
     return match.group(1) if match else first
 
 
-def report(bench, total_s, load):
+REFERENCE_LOOP = 5000000
+
+
+def reference_loop_s():
+    """Seconds of a fixed pure-Python loop of REFERENCE_LOOP additions: how fast the machine runs Python right now.
+
+    A shared VM's speed drifts by tens of percent within an hour; this figure, taken at the start and the end of a bench,
+    tells whether two runs were made on an equally fast machine.
+    """
+    started, total = time.perf_counter(), 0
+    for number in range(REFERENCE_LOOP):
+        total += number
+    return time.perf_counter() - started
+
+
+@dataclass
+class MachineMoment:
+    """The machine's load average and reference-loop time at one moment of the bench."""
+
+    load: float
+    loop_s: float
+
+    @classmethod
+    def now(cls):
+        return cls(os.getloadavg()[0], reference_loop_s())
+
+
+def describe_machine(bench, start, end):
+    """One line on the machine and how busy and fast it was at the start and the end of the bench."""
+    return ('%d CPU cores, %s, Python %s, ansible-core %s, load average %.2f at start, %.2f at end; a pure-Python loop of %s '
+            'additions took %.2f s at start, %.2f s at end (higher is a slower machine)' % (
+                os.cpu_count(), platform.platform(terse=True), platform.python_version(), ansible_version(bench.ansible_playbook),
+                start.load, end.load, format(REFERENCE_LOOP, ','), start.loop_s, end.loop_s))
+
+
+def report(bench, total_s, start, end):
     """The markdown report, its JSON twin, and whether the bench passes."""
-    machine = '%d CPU cores, %s, Python %s, ansible-core %s, load average %.2f at start, %.2f at end' % (
-        os.cpu_count(), platform.platform(terse=True), platform.python_version(), ansible_version(bench.ansible_playbook), load[0], load[1])
+    machine = describe_machine(bench, start, end)
     results = targets(bench.cells, total_s)
     baseline_runs = ', '.join('%s at N=%d' % (BASELINE_RUNS.get(size, 1) if size in BASELINE_RUNS or bench.options.measure_baselines
                                               else 'estimated', size) for size in bench.options.sizes)
@@ -544,10 +578,9 @@ def run_bench(options):
             emulator.stop()
 
 
-def fleet_report(bench, load):
+def fleet_report(bench, start, end):
     """Prints and saves the fleet rows; the names of the fleet targets that failed."""
-    machine = '%d CPU cores, %s, Python %s, ansible-core %s, load average %.2f at start, %.2f at end' % (
-        os.cpu_count(), platform.platform(terse=True), platform.python_version(), ansible_version(bench.ansible_playbook), load[0], load[1])
+    machine = describe_machine(bench, start, end)
     markdown, results = bench.fleet.report(PAGE_LIMIT, machine, datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))
     FLEET_RESULTS.write_text(markdown, encoding='utf-8')
     print(markdown)
@@ -559,13 +592,13 @@ def main(argv=None):
     options = parse_args(argv)
     (OUTPUT / 'runs').mkdir(parents=True, exist_ok=True)
     if options.fleet_only:
-        started, load = time.perf_counter(), os.getloadavg()[0]
+        started, start = time.perf_counter(), MachineMoment.now()
         try:
             bench = run_bench(options)
         except (BenchError, ValueError) as error:
             print('bench: %s' % error, file=sys.stderr)
             return 2
-        failed = fleet_report(bench, (load, os.getloadavg()[0]))
+        failed = fleet_report(bench, start, MachineMoment.now())
         print('Total runtime: %.0f s.' % (time.perf_counter() - started))
         if failed and options.strict:
             print('bench: FAILED: %s' % '; '.join(failed), file=sys.stderr)
@@ -577,13 +610,14 @@ def main(argv=None):
               % ','.join(str(size) for size in options.sizes if size not in measured), file=sys.stderr)
         return 2
     (OUTPUT / 'runs').mkdir(parents=True, exist_ok=True)
-    started, load = time.perf_counter(), os.getloadavg()[0]
+    started, start = time.perf_counter(), MachineMoment.now()
     try:
         bench = run_bench(options)
     except BenchError as error:
         print('bench: %s' % error, file=sys.stderr)
         return 2
-    markdown, data, failed = report(bench, time.perf_counter() - started, (load, os.getloadavg()[0]))
+    end = MachineMoment.now()
+    markdown, data, failed = report(bench, time.perf_counter() - started, start, end)
     (OUTPUT / 'bench.md').write_text(markdown, encoding='utf-8')
     (OUTPUT / 'bench.json').write_text(json.dumps(data, indent=2) + '\n', encoding='utf-8')
     print(markdown)
@@ -591,7 +625,7 @@ def main(argv=None):
     # The committed record is edited by hand, so that a noisy run never overwrites it unseen.
     print('The committed figures of a past run are in %s: copy this table there, with its date, to update them.' % RESULTS)
     if bench.fleet:
-        failed += [name for name in fleet_report(bench, (load, os.getloadavg()[0])) if options.strict]
+        failed += [name for name in fleet_report(bench, start, end) if options.strict]
     if failed:
         print('bench: FAILED: %s' % '; '.join(failed), file=sys.stderr)
         return 1
