@@ -177,25 +177,29 @@ class RouteBook:
         return self.unknown_because is None
 
     @classmethod
-    def read(cls, client, numbers=None, agent_id=None):
-        """The routes (only those to agent_id, when given) and, given numbers, which of them the workspace has purchased."""
+    def read(cls, client, numbers=None, agent_id=None, assumed=()):
+        """The routes (only those to agent_id, when given) and, given numbers, which of them the workspace has purchased
+        (learn_purchased, with the assumed ones)."""
         try:
             routes, unknown_because = client.list_routes(agent_id=agent_id), None
         except MissingCallError as error:
             routes, unknown_because = [], error
         book = cls(routes, unknown_because=unknown_because)
         if numbers is not None:
-            book.learn_purchased(client, numbers)
+            book.learn_purchased(client, numbers, assumed)
         return book
 
-    def learn_purchased(self, client, numbers):
+    def learn_purchased(self, client, numbers, assumed=()):
         """Learn which of the numbers the workspace has purchased, reading as little of the purchased list as it can.
 
         The API routes only purchased numbers (and a release removes the number's route), so a routed number counts as
         purchased; the list is walked only for the numbers without a route, up to the page where the last of them is
-        found: an unchanged run, every number routed, reads no purchased number.
+        found: an unchanged run, every number routed, reads no purchased number. assumed: numbers counted as purchased
+        without a look (in check mode, those an earlier task of the play would buy), so that they never make the walk
+        go on to the end of the list.
         """
-        self.purchased = set(self.routes) | purchased_among(client, set(numbers).difference(self.routes))
+        known = set(self.routes) | set(assumed)
+        self.purchased = known | purchased_among(client, set(numbers) - known)
 
     def route(self, number):
         """The number's route, or None when it has none (unknown_route when the book cannot tell)."""

@@ -208,16 +208,16 @@ def names_about(agent_name):
     return names
 
 
-def read_fleet(client, environments, workers):
+def read_fleet(client, environments, workers, assumed=()):
     """One walk each of agents and routes side by side, and of purchased numbers when needed; then the languages asked.
 
-    The purchased numbers are walked as RouteBook.learn_purchased says: an unchanged re-run (every number routed) reads
-    none of them.
+    The purchased numbers are walked as RouteBook.learn_purchased says, the assumed ones counted as purchased: an
+    unchanged re-run (every number routed) reads none of them.
     """
     with ThreadPoolExecutor(max_workers=2) as pool:
         agents = pool.submit(client.list_agents)
         book = RouteBook(client.list_routes())
-        book.learn_purchased(client, [number for environment in environments for number in environment.numbers])
+        book.learn_purchased(client, [number for environment in environments for number in environment.numbers], assumed)
         state = FleetState(agents.result(), book)
     to_complete = [matches[0] for matches in (state.agents_named(environment.name) for environment in environments
                                               if environment.language is not None) if matches]

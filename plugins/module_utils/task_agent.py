@@ -243,9 +243,8 @@ class AgentTask(PiopiyTask):
                 # The API refuses to delete an agent with routes: read them, so that check mode predicts the refusal.
                 state.book = RouteBook.read(client, agent_id=current['id'])
         elif self.numbers is not None:
-            state.book = RouteBook.read(client, numbers=self.numbers)
-            if self.module.check_mode:  # an earlier task of the play would have bought them
-                state.book.purchased.update(self.bought)
+            # In check mode, an earlier task of the play would have bought the bought_numbers.
+            state.book = RouteBook.read(client, numbers=self.numbers, assumed=self.bought if self.module.check_mode else ())
         warn_routes_unknown(self.module, client, state.book)
         return state
 

@@ -57,10 +57,8 @@ class WorkspaceTask(PiopiyTask):
                          what='the fleet of this workspace')
 
     def read(self, client, round_number):
-        state = read_fleet(client, self.environments, self.params['parallel_requests'])
-        if self.module.check_mode:  # an earlier task of the play would have bought them
-            state.book.purchased.update(self.bought)
-        return state
+        # In check mode, an earlier task of the play would have bought the bought_numbers.
+        return read_fleet(client, self.environments, self.params['parallel_requests'], self.bought if self.module.check_mode else ())
 
     def plan(self, client, state, round_number):
         """The fleet's plan. Round 0 is checked against the guard rails; a later round (after a concurrent change) only

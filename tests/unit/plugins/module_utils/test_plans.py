@@ -143,6 +143,16 @@ def test_a_listed_number_not_purchased_walks_to_the_end_and_is_named():
     assert routes.not_purchased(['+19499800001', '+15550000000']).facts == {'numbers': ['+15550000000']}
 
 
+def test_assumed_numbers_count_as_purchased_without_walking_the_list_to_its_end():
+    client = ListingClient()
+    # In check mode, +15550000000 is one an earlier task would buy: it is not looked for, so the walk stops on page one.
+    routes = RouteBook.read(client, numbers=['+19499800001', '+15550000000'], assumed=['+15550000000'])
+
+    assert client.purchased_pages == 1
+    assert routes.purchased == {'+19499800001', '+15550000000'}
+    assert routes.not_purchased(['+19499800001', '+15550000000']).problems == []
+
+
 def test_without_the_routes_list_every_listed_number_is_looked_for_among_the_purchased():
     missing = MissingCallError(MissingCall(LIST_ROUTES, 'the API answered 404 not_found to it'))
     client = ListingClient(routes_missing=missing)
