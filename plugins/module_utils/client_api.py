@@ -403,8 +403,9 @@ class PiopiyClient:
     def walk(self, path, params=None, until=None):
         """Every item of a paged list, following next_cursor to the last page.
 
-        until: a test of the items read so far, after each page; once it is true, the walk stops there (a caller that
-        looks for some items needs no more pages once it has them all).
+        until: a test of each page's items, after the page; once it is true, the walk stops there (a caller that looks
+        for some items needs no more pages once it has them all). It sees one page at a time, so that a search through a
+        long list costs one look at each item rather than one at every item so far on every page.
         """
         params = dict(params or {}, limit=PAGE_LIMIT)
         items, seen = [], set()
@@ -412,7 +413,7 @@ class PiopiyClient:
             page = self._page(path, params)
             items.extend(page.items)
             cursor = page.next_cursor
-            if not cursor or (until is not None and until(items)):
+            if not cursor or (until is not None and until(page.items)):
                 return items
             if cursor in seen:
                 raise PiopiyAPIError('GET', path, message='the API returned page cursor %r twice; stopped to avoid looping forever' % cursor)

@@ -211,7 +211,7 @@ def settle_release(client, number):
 
 def _purchased(client, number):
     """The purchased list's item for the number, or None; the walk stops at the page that has it."""
-    def has(items):
-        return any(item.get('number') == number for item in items)
+    def has(page):
+        return any(item.get('number') == number for item in page)
     matches = [item for item in client.list_purchased_numbers(until=has) if item.get('number') == number]
     return matches[0] if matches else None

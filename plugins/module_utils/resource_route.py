@@ -153,8 +153,11 @@ def purchased_among(client, numbers):
     if not numbers:
         return set()
 
-    def every_one_found(items):
-        return numbers <= set(item.get('number') for item in items)
+    missing = set(numbers)
+
+    def every_one_found(page):
+        missing.difference_update(item.get('number') for item in page)
+        return not missing
     purchased = set(item.get('number') for item in client.list_purchased_numbers(until=every_one_found))
     return purchased & numbers
 

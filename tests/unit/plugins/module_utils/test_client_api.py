@@ -68,12 +68,12 @@ def test_walk_until_stops_at_the_page_where_the_test_holds(emulator, client):
         create(client, 'agent-%d' % index)
     emulator.faults(page_size_cap=3)
     emulator.clear_log()
-    seen = []
+    pages = []
 
-    agents = client.walk('/ai-agents', until=lambda items: seen.append(len(items)) or len(items) >= 4)
+    agents = client.walk('/ai-agents', until=lambda page: pages.append(len(page)) or sum(pages) >= 4)
 
-    # After each page the test sees every item so far; it holds after the second page, so the third is never asked for.
-    assert seen == [3, 6] and len(agents) == 6
+    # After each page the test sees that page's items; it holds after the second page, so the third is never asked for.
+    assert pages == [3, 3] and len(agents) == 6
     assert [call[:2] for call in api_calls(emulator)] == [('GET', '/v1/ai-agents')] * 2
 
 

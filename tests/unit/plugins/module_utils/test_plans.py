@@ -111,9 +111,10 @@ class ListingClient:
     def list_purchased_numbers(self, until=None):
         items = []
         for start in range(0, len(self.purchased), 2):
-            items.extend({'number': number} for number in self.purchased[start:start + 2])
+            page = [{'number': number} for number in self.purchased[start:start + 2]]
+            items.extend(page)
             self.purchased_pages += 1
-            if until is not None and until(items):
+            if until is not None and until(page):
                 break
         return items
 
