@@ -83,7 +83,9 @@ def role_options():
 def _workspace_of(facts):
     """A workspace's key in the grouping: a digest of the API key (never the key) and the API base."""
     key = to_bytes(_var(facts, 'support_agent_api_key', ''), nonstring='simplerepr')
-    return '%s %s' % (hashlib.sha256(key).hexdigest()[:WORKSPACE_DIGEST_CHARS], _var(facts, 'support_agent_api_base', ''))
+    # https://api.piopiy.com/v1/ and https://api.piopiy.com/v1 are one API root (the client joins paths to either alike).
+    base = str(_var(facts, 'support_agent_api_base', None) or '').rstrip('/')
+    return '%s %s' % (hashlib.sha256(key).hexdigest()[:WORKSPACE_DIGEST_CHARS], base)
 
 
 # The piopiy_fleet environments[] options that support_agent_fleet leaves out when they hold the module's default: each
@@ -192,7 +194,7 @@ class Inventory:
                     problems.append('%s: support_agent_rotate=%s needs support_agent_token_file, where the new agent\'s credentials are '
                                     'stored before any number moves to it' % (host, rotate))
                 self.rotating.append(host)
-            if _var(facts, 'support_agent_buy_missing_numbers', False) in (True, 'true', 'True', 'yes', 1) and numbers:
+            if boolean(_var(facts, 'support_agent_buy_missing_numbers', False), strict=False) and numbers:
                 self.buying.append(host)
         else:
             self.removing.append(host)
@@ -208,6 +210,19 @@ class Inventory:
         # Protection is of the workspace's numbers: a number one environment protects, no environment may move unasked.
         group['protected_numbers'].extend(number for number in _var(facts, 'support_agent_protected_numbers', None) or []
                                           if number not in group['protected_numbers'])
+
+    def claim(self, host, facts):
+        """The numbers and agent name of an environment the run does not apply (outside --limit): they count in the
+        conflicts of the environments it applies, so that a limited run never takes another environment's number."""
+        from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import parse_phone_numbers
+
+        state = 'absent' if self.teardown else _var(facts, 'support_agent_state', 'present')
+        if state == 'present':
+            numbers, unused = parse_phone_numbers('', _var(facts, 'support_agent_phone_numbers', None) or [])
+            for number in numbers:
+                self.claims.setdefault(number, []).append(host)
+        name = _var(facts, 'support_agent_name', host + AGENT_NAME_SUFFIX)
+        self.names.setdefault((_workspace_of(facts), name), []).append(host)
 
     def conflicts(self):
         """Two environments that claim one number, or (in one workspace) one agent: each would undo the other on every run."""
@@ -235,19 +250,24 @@ def _quoted(text):
     return '"%s"' % str(text).replace('"', '\\"')
 
 
-def support_agent_fleet(hosts, hostvars, teardown=False):
+def support_agent_fleet(hosts, hostvars, teardown=False, inventory_hosts=None):
     """Every environment of the hosts checked, alone and together, and grouped by workspace for piopiy_fleet.
 
     Returns {'problems', 'workspaces', 'labels', 'rotating', 'buying', 'removing'}: every problem of every environment, each naming
     it; the workspaces as fleet_workspaces gives them (environments with their state and token file), and a label for each
     (its API base and how many environments); the hosts whose credentials
     rotate (support_agent_rotate is not never), and those to be removed. teardown: every host is to be removed. Each
-    host's variables are read once; the API key is never returned.
+    host's variables are read once; the API key is never returned. inventory_hosts: every environment of the inventory;
+    those not among hosts (outside --limit) are not applied, but their numbers and agent names count in the conflicts.
     """
     inventory = Inventory(boolean(teardown, strict=False))
     options = role_options()
     for host in hosts:
         inventory.add(host, HostView(hostvars[host]), options)
+    applied = set(hosts)
+    for host in inventory_hosts or []:
+        if host not in applied:
+            inventory.claim(host, HostView(hostvars[host]))
     return inventory.result()
 
 

@@ -180,29 +180,34 @@ class RouteBook:
         return self.unknown_because is None
 
     @classmethod
-    def read(cls, client, numbers=None, agent_id=None, assumed=()):
-        """The routes (only those to agent_id, when given) and, given numbers, which of them the workspace has purchased
-        (learn_purchased, with the assumed ones)."""
+    def read(cls, client, numbers=None, agent_id=None, assumed=(), target=None):
+        """The routes (only those to agent_id, when given) and, given numbers, which of them the workspace has purchased:
+        learn_purchased, each number to route to target (the id of the agent the task routes them to; None when that
+        agent does not exist yet, or the numbers are to be unmapped), with the assumed ones."""
         try:
             routes, unknown_because = client.list_routes(agent_id=agent_id), None
         except MissingCallError as error:
             routes, unknown_because = [], error
         book = cls(routes, unknown_because=unknown_because)
         if numbers is not None:
-            book.learn_purchased(client, numbers, assumed)
+            book.learn_purchased(client, dict.fromkeys(numbers, target), assumed)
         return book
 
-    def learn_purchased(self, client, numbers, assumed=()):
-        """Learn which of the numbers the workspace has purchased, reading as little of the purchased list as it can.
+    def learn_purchased(self, client, targets, assumed=()):
+        """Learn which numbers of targets ({number: the id of the agent it is to route to, or None}) the workspace has
+        purchased, reading as little of the purchased list as it can.
 
-        The API routes only purchased numbers (and a release removes the number's route), so a routed number counts as
-        purchased; the list is walked only for the numbers without a route, up to the page where the last of them is
-        found: an unchanged run, every number routed, reads no purchased number. assumed: numbers counted as purchased
-        without a look (in check mode, those an earlier task of the play would buy), so that they never make the walk
-        go on to the end of the list.
+        A number already routed to its target counts as purchased: the API routes only purchased numbers, and no write is
+        made for it. Every other number is looked for in the purchased list, walked up to the page where the last of them
+        is found. A route to another agent is no such proof: the contract does not say that a release removes a route,
+        and a write for the number follows, which must not be refused half-way through the task. So an unchanged run,
+        every number routed where it should be, reads no purchased number. assumed: numbers counted as purchased without
+        a look (in check mode, those an earlier task of the play would buy), so that they never make the walk go on to
+        the end of the list.
         """
-        known = set(self.routes) | set(assumed)
-        self.purchased = known | purchased_among(client, set(numbers) - known)
+        in_place = set(number for number, target in targets.items() if target is not None and self.agent_of(number) == target)
+        known = in_place | set(assumed)
+        self.purchased = known | purchased_among(client, set(targets) - known)
 
     def route(self, number):
         """The number's route, or None when it has none (unknown_route when the book cannot tell)."""

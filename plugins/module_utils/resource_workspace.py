@@ -211,14 +211,15 @@ def names_about(agent_name):
 def read_fleet(client, environments, workers, assumed=()):
     """One walk each of agents and routes side by side, and of purchased numbers when needed; then the languages asked.
 
-    The purchased numbers are walked as RouteBook.learn_purchased says, the assumed ones counted as purchased: an
-    unchanged re-run (every number routed) reads none of them.
+    The purchased numbers are walked as RouteBook.learn_purchased says, each environment's numbers to route to the agent
+    the plan keeps (the lowest id of its name), the assumed ones counted as purchased: an unchanged re-run (every number
+    routed to its environment's agent) reads none of them.
     """
     with ThreadPoolExecutor(max_workers=2) as pool:
         agents = pool.submit(client.list_agents)
         book = RouteBook(client.list_routes())
-        book.learn_purchased(client, [number for environment in environments for number in environment.numbers], assumed)
         state = FleetState(agents.result(), book)
+    book.learn_purchased(client, fleet_targets(state, environments), assumed)
     to_complete = [matches[0] for matches in (state.agents_named(environment.name) for environment in environments
                                               if environment.language is not None) if matches]
     if to_complete:
@@ -227,6 +228,15 @@ def read_fleet(client, environments, workers, assumed=()):
             for item, agent in zip(to_complete, pool.map(lambda item: complete(client, item), to_complete)):
                 state.completed[item['id']] = agent
     return state
+
+
+def fleet_targets(state, environments):
+    """{number: the id of the agent its environment keeps}, None for an agent yet to be created or an environment removed."""
+    targets = {}
+    for environment in environments:
+        matches = state.agents_named(environment.name) if environment.state == PRESENT else []
+        targets.update(dict.fromkeys(environment.numbers, matches[0]['id'] if matches else None))
+    return targets
 
 
 class FleetPlan(Plan):
@@ -250,10 +260,12 @@ class FleetPlan(Plan):
         return parts
 
 
-def plan_fleet(client, environments, state, merge_duplicates=True, keep_token=None):
+def plan_fleet(client, environments, state, merge_duplicates=True, keep_token=None, rotated=frozenset()):
     """The whole fleet's plan: agents (stage 0), maps (1), unmaps (2), extra agents merged away (3).
 
     keep_token(environment) gives the function that receives the token of the agent created for that environment.
+    rotated: names of environments whose rotation in progress an earlier task finishes (a prediction): left out of the
+    plan, not refused.
     """
     fleet = FleetPlan()
     listed = dict((number, environment) for environment in environments for number in environment.numbers)
@@ -265,7 +277,8 @@ def plan_fleet(client, environments, state, merge_duplicates=True, keep_token=No
     for environment in environments:
         rotation = rotation_problem_in_progress(state.agents_about(environment.name), environment.name)
         if rotation:  # the successor may already be the agent the runtime uses: no new agent, no number moved off it
-            fleet.problems.append('environment %s: %s' % (environment.environment, rotation))
+            if environment.environment not in rotated:
+                fleet.problems.append('environment %s: %s' % (environment.environment, rotation))
             continue
         matches = state.agents_named(environment.name)
         if environment.state == ABSENT:

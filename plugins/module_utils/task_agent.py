@@ -244,7 +244,8 @@ class AgentTask(PiopiyTask):
                 state.book = RouteBook.read(client, agent_id=current['id'])
         elif self.numbers is not None:
             # In check mode, an earlier task of the play would have bought the bought_numbers.
-            state.book = RouteBook.read(client, numbers=self.numbers, assumed=self.bought if self.module.check_mode else ())
+            state.book = RouteBook.read(client, numbers=self.numbers, assumed=self.bought if self.module.check_mode else (),
+                                        target=current['id'] if current else None)
         warn_routes_unknown(self.module, client, state.book)
         return state
 

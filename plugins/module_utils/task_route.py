@@ -59,11 +59,18 @@ class RouteTask(PiopiyTask):
         return problems + [parallel_requests_problem(self.params['parallel_requests'])]
 
     def read(self, client, round_number):
-        book = RouteBook.read(client, numbers=self.numbers)
-        warn_routes_unknown(self.module, client, book)
+        state = self.read_agent(client)
+        # The numbers already routed to the agent they are mapped to need no look in the purchased list (unmapped: all do).
+        target = state.agent_id if self.params['state'] == 'present' else None
+        state.book = RouteBook.read(client, numbers=self.numbers, target=target)
+        warn_routes_unknown(self.module, client, state.book)
+        return state
+
+    def read_agent(self, client):
+        """The RouteState of the agent named by agent_id or agent_name (no book yet): its id, or the problem of finding it."""
         agent_id, name = self.params['agent_id'], self.params['agent_name']
         if not (agent_id or name):
-            return RouteState(book)
+            return RouteState(None)
         # The agents' list finds the agent and tells a rotation in progress, whose routes are the rotation's until it completes.
         agents = client.list_agents()
         if agent_id:
@@ -75,8 +82,8 @@ class RouteTask(PiopiyTask):
             rotation = rotation_problem_in_progress(agents, name)
             lookup = find_by_name(client, name, 'agent_id', agents=agents, with_language=False)
         if rotation:
-            return RouteState(book, None, rotation)
-        return RouteState(book, lookup.agent['id'] if lookup.agent else None, lookup.problem)
+            return RouteState(None, None, rotation)
+        return RouteState(None, lookup.agent['id'] if lookup.agent else None, lookup.problem)
 
     def plan(self, client, state, round_number):
         plan = self.plan_routes(client, state)

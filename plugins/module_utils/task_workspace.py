@@ -65,7 +65,9 @@ class WorkspaceTask(PiopiyTask):
         finishes what the checked plan started, and always merges duplicates: the only ones left are those this run and
         a concurrent one created."""
         merge = self.params['merge_duplicate_agents'] or round_number > 0
-        plan = plan_fleet(client, self.environments, state, merge, self.tokens.keeper)
+        # In check mode, an earlier task of the play would have finished the rotations of the rotated environments.
+        rotated = set(self.params['rotated_environments']) if self.module.check_mode else set()
+        plan = plan_fleet(client, self.environments, state, merge, self.tokens.keeper, rotated)
         if round_number == 0:
             plan.problems.extend(guard_fleet(plan, self.environments, **self.guards))
             plan.problems.extend(removal_problems(plan, self.environments, self.params['confirm_removal']))

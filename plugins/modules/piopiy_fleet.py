@@ -17,8 +17,9 @@ description:
     two environments naming one agent, malformed numbers, numbers the workspace has not purchased and
     bad languages fail the task, each named, and nothing is changed.
   - The workspace is read once (one walk each of the agents and routes, whatever the number of environments, and of the
-    purchased numbers only when a listed number has no route, up to the page where every such number is found), then
-    written in stages, each stage's writes in parallel, so that the result does not depend on the order of the environments; agents are created or
+    purchased numbers only when a listed number does not route to its environment's agent yet, up to the page where every
+    such number is found), then written in stages, each stage's writes in parallel, so that the result does not depend on
+    the order of the environments; agents are created or
     updated first, then every environment's numbers are mapped, then numbers that no environment lists any more
     are unmapped. A number moved from one environment to another is mapped to its new agent (a map replaces a
     route) and never unmapped, and an unmap reads the route fresh first and leaves it alone when it now routes to
@@ -134,6 +135,17 @@ options:
         of M(piopiy.voice.piopiy_phone_number) (C(playbooks/support_agent.yml) passes those its buying play bought).
       - In check mode nothing is bought, so these count as purchased and the routes to them are planned; in a real
         run they are read like any other number, and one the earlier task did not buy fails as not purchased.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
+  rotated_environments:
+    description:
+      - Environments whose credentials an earlier task of the play rotates (C(playbooks/support_agent.yml) passes those
+        with C(support_agent_rotate)), and so finishes a rotation of their agent left in progress.
+      - In check mode, such an environment with a rotation in progress is left out of the plan rather than refused:
+        the rotation finishes first, and the run plans it afterwards. In a real run they are planned like any other
+        environment, and a rotation still in progress is refused.
     type: list
     elements: str
     default: []
@@ -370,6 +382,7 @@ ARGUMENT_SPEC = dict(
     confirm_removal=dict(type='list', elements='str', default=[]),
     merge_duplicate_agents=dict(type='bool', default=True),
     bought_numbers=dict(type='list', elements='str', default=[]),
+    rotated_environments=dict(type='list', elements='str', default=[]),
     token_dir=dict(type='path'),
     parallel_requests=dict(type='int', default=64),
     max_requests_per_second=dict(type='float', default=0),

@@ -12,8 +12,9 @@ version_added: 0.1.0
 description:
   - Maps purchased phone numbers of a Piopiy workspace to an AI agent, or removes their routes, as desired state.
   - One number or many in one task. Whatever the number of numbers, the task reads the routes list once, and the
-    purchased numbers only for the listed numbers without a route (the API routes only purchased numbers), up to the
-    page where the last of them is found. Then it makes only the writes that are needed.
+    purchased numbers only for the listed numbers that do not route to the agent yet (the API routes only purchased
+    numbers, and no write is made for a number already in place), up to the page where the last of them is found. Then
+    it makes only the writes that are needed.
   - Every number is checked before the first write; a task with any bad number fails, names every bad number,
     and changes nothing.
 author:

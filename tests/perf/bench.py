@@ -99,13 +99,14 @@ def pages(items):
     return max(1, math.ceil(items / PAGE_LIMIT))
 
 
-def purchased_pages(purchased, numbers, routes):
+def purchased_pages(purchased, numbers, routes, agent_id):
     """Pages of the purchased list a run must read to know the listed numbers are purchased.
 
-    The API routes only purchased numbers, so only the numbers without a route need the list: up to the page that holds
-    the last of them, or every page when one is not purchased; none when every number is routed.
+    The API routes only purchased numbers, so a number already routed to the agent (agent_id, None when it is yet to be
+    created) needs no page: no write is made for it. The others need the list up to the page that holds the last of
+    them, or every page when one is not purchased; none when every number is routed to the agent.
     """
-    unrouted = set(numbers).difference(route['phone_number'] for route in routes)
+    unrouted = set(numbers).difference(route['phone_number'] for route in routes if agent_id and route['agent_id'] == agent_id)
     if not unrouted:
         return 0
     if not unrouted <= set(purchased):
@@ -121,12 +122,12 @@ def minimal_requests(workspace, numbers, check, purchased):
     in check mode.
     """
     agent = next((agent for agent in workspace['agents'] if agent['name'] == AGENT_NAME), None)
+    agent_id = agent['id'] if agent else None
     counts = dict.fromkeys(METHODS, 0)
-    counts['GET'] = pages(len(workspace['agents'])) + pages(len(workspace['routes'])) + purchased_pages(purchased, numbers, workspace['routes'])
-    counts['GET'] += 1 if agent else 0
+    counts['GET'] = pages(len(workspace['agents'])) + pages(len(workspace['routes']))
+    counts['GET'] += purchased_pages(purchased, numbers, workspace['routes'], agent_id) + (1 if agent else 0)
     if check:
         return counts
-    agent_id = agent['id'] if agent else None
     routed = {route['phone_number']: route['agent_id'] for route in workspace['routes']}
     listed = set(numbers)
     counts['POST'] = (0 if agent else 1) + sum(1 for number in numbers if agent_id is None or routed.get(number) != agent_id)

@@ -182,6 +182,25 @@ environments "$one_a_adds" '{support_agent_state: absent}'
 expect_status 2 one
 expect_output "environment one-b is to be removed"
 expect_output "-e confirm=one-b"
+# The rotation and buying plays write before the workspace's apply: every plan is checked before them. An environment
+# removed without its confirmation, while another rotates its credentials; an environment over its cap, while another
+# buys a number; an environment over its purchase budget, while another buys within its own.
+environments "$one_a_adds" '{support_agent_state: absent}' \
+    '{support_agent_phone_numbers: ["+19499800009"], support_agent_rotate: now, support_agent_token_file: "'$scratch'/one-c.env"}'
+expect_status 2 one
+expect_output "environment one-b is to be removed"
+buys='{support_agent_phone_numbers: ["+19499800005", "+19499810060"], support_agent_buy_missing_numbers: true, support_agent_max_purchases: 1}'
+environments "$buys" '' '{support_agent_phone_numbers: ["+19499800001"], support_agent_max_route_changes: 1}'
+expect_status 2 one
+expect_output "environment one-c: the task would make 2 route change(s), more than max_route_changes=1"
+environments "$buys" \
+    '{support_agent_phone_numbers: ["+19499800006", "+19499810061", "+19499810062"], support_agent_buy_missing_numbers: "1", support_agent_max_purchases: 1}'
+expect_status 2 one
+expect_output "one-b: the task would buy 2 number(s), more than support_agent_max_purchases=1"
+# Limited to one environment, a number that another environment lists is still refused.
+environments '{support_agent_phone_numbers: ["+19499800005", "+19499800006"]}'
+expect_status 2 one --limit one-a
+expect_output "number +19499800006 is listed by 2 environments (one-a, one-b)"
 # Applied by the role to several hosts of one play, a number two of them list is refused before any write.
 environments '' '' '{support_agent_phone_numbers: ["+19499800009", "+19499800005"]}'
 expect_status 2 ansible-playbook -i "$scratch/one.yml" -e "@$config" role_hosts.yml

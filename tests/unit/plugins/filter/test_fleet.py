@@ -230,6 +230,32 @@ def test_a_number_in_two_environments_and_one_agent_named_twice_in_a_workspace_a
     ]
 
 
+def test_a_limited_run_counts_the_numbers_and_agents_of_the_environments_it_leaves_out():
+    # --limit dev: prod is not applied (its misspelt variable is not its problem here), but its numbers and agent count.
+    hostvars = {'dev': present('+19499800001', '+19499800002', support_agent_name='shared-agent'),
+                'prod': present('+1 949 980 0002', support_agent_name='shared-agent', support_agent_langauge='en-US'),
+                'gone': {'support_agent_state': 'absent', 'support_agent_phone_numbers': ['+19499800001']}}
+    fleet = support_agent_fleet(['dev'], hostvars, False, ['dev', 'prod', 'gone'])
+
+    assert fleet['problems'] == [
+        'number +19499800002 is listed by 2 environments (dev, prod): a number routes to one agent; list it in one environment',
+        "agent name 'shared-agent' is used by 2 environments (dev, prod) of one workspace: they would share one agent and fight "
+        "over its numbers; give each environment its own support_agent_name",
+    ]
+    assert [environment['environment'] for workspace in fleet['workspaces'] for environment in workspace['environments']] == ['dev']
+
+
+def test_an_api_base_with_or_without_its_trailing_slash_is_one_workspace():
+    hostvars = {'dev': present('+19499800001', support_agent_api_base='https://api.example/v1/'),
+                'prod': present('+19499800002', support_agent_api_base='https://api.example/v1', support_agent_name='dev-support-agent')}
+    fleet = support_agent_fleet(['dev', 'prod'], hostvars)
+
+    assert len(fleet['workspaces']) == 1
+    assert fleet['problems'] == [
+        "agent name 'dev-support-agent' is used by 2 environments (dev, prod) of one workspace: they would share one agent and "
+        "fight over its numbers; give each environment its own support_agent_name"]
+
+
 def test_environments_to_remove_list_no_number_and_teardown_removes_every_one():
     hostvars = {'old': {'support_agent_state': 'absent', 'support_agent_phone_numbers': ['+19499800001']},
                 'new': present('+19499800001')}

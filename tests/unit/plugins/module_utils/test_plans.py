@@ -119,17 +119,35 @@ class ListingClient:
         return items
 
 
-def test_every_listed_number_routed_reads_no_purchased_number():
-    client = ListingClient([route('+19499800001', 'agent_1'), route('+19499800004', 'agent_2')])
-    routes = RouteBook.read(client, numbers=['+19499800004', '+19499800001'])
+def test_every_listed_number_routed_to_its_target_reads_no_purchased_number():
+    client = ListingClient([route('+19499800001', 'agent_1'), route('+19499800004', 'agent_1'), route('+19499800002', 'agent_2')])
+    routes = RouteBook.read(client, numbers=['+19499800004', '+19499800001'], target='agent_1')
 
     assert client.purchased_pages == 0
     assert routes.not_purchased(['+19499800001', '+19499800004']).problems == []
 
 
+def test_a_number_routed_to_another_agent_is_looked_for_and_named_when_no_longer_purchased():
+    # +19499800009 still routes to agent_2 although the workspace no longer has it (released, its route left behind): a
+    # map to agent_1 would be refused half-way through the task, so the route is no proof and the number is named first.
+    client = ListingClient([route('+19499800009', 'agent_2'), route('+19499800001', 'agent_1')])
+    routes = RouteBook.read(client, numbers=['+19499800001', '+19499800009'], target='agent_1')
+
+    assert client.purchased_pages == 2
+    assert routes.not_purchased(['+19499800001', '+19499800009']).facts == {'numbers': ['+19499800009']}
+
+
+def test_without_a_target_every_listed_number_is_looked_for_whatever_its_route():
+    # No agent yet to route to, or the numbers are to be unmapped: a write may follow for any of them.
+    client = ListingClient([route('+19499800001', 'agent_1')])
+    routes = RouteBook.read(client, numbers=['+19499800001'])
+
+    assert client.purchased_pages == 1 and routes.purchased == {'+19499800001'}
+
+
 def test_the_purchased_numbers_are_walked_until_the_last_unrouted_listed_number_is_found():
     client = ListingClient([route('+19499800004', 'agent_1')])
-    routes = RouteBook.read(client, numbers=['+19499800004', '+19499800003'])
+    routes = RouteBook.read(client, numbers=['+19499800004', '+19499800003'], target='agent_1')
 
     # +19499800003 has no route: it is on the second page of two, and the walk stops there.
     assert client.purchased_pages == 2

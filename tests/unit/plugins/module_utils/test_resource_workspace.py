@@ -90,9 +90,10 @@ class Workspace:
         """The purchased numbers in pages of two, as far as until asks for."""
         items = []
         for start in range(0, len(PURCHASED), 2):
-            items.extend({'number': number} for number in PURCHASED[start:start + 2])
+            page = [{'number': number} for number in PURCHASED[start:start + 2]]
+            items.extend(page)
             self.purchased_pages = start // 2 + 1
-            if until is not None and until(items):
+            if until is not None and until(page):
                 break
         return items
 
@@ -169,6 +170,18 @@ def test_an_environment_whose_agent_is_being_rotated_is_refused_and_nothing_is_p
     assert plan.operations == []
 
 
+def test_a_rotation_an_earlier_task_finishes_leaves_its_environment_out_of_the_prediction_and_the_others_planned():
+    successor = {'id': 'agent_b', 'name': 'prod-support-agent--rotating-agent_a'}
+    workspace = Workspace([{'id': 'agent_a', 'name': 'prod-support-agent'}, successor, {'id': 'agent_c', 'name': 'dev-support-agent'}],
+                          [(N1, 'agent_a'), (N2, 'agent_b'), (N3, 'agent_c')])
+    environments = fleet({'environment': 'prod', 'phone_numbers': [N1, N2]}, {'environment': 'dev', 'phone_numbers': [N3, N4]})
+    plan = plan_fleet(workspace, environments, read_fleet(workspace, environments, 4), rotated={'prod'})
+
+    # prod is neither refused nor planned (its numbers stay listed, so dev's plan unmaps none of them); dev is planned.
+    assert plan.problems == []
+    assert [(operation.owner, operation.action, operation.key) for operation in plan.operations] == [('dev', 'map', N4)]
+
+
 def test_past_the_old_agents_delete_the_fleet_neither_creates_the_agent_again_nor_moves_numbers_off_the_successor():
     # A rotation stopped after the old agent's delete: only the successor is left, and the runtime already uses it.
     workspace = Workspace([{'id': 'agent_b', 'name': 'prod-support-agent--rotating-agent_a'}], [(N1, 'agent_b'), (N2, 'agent_b')])
@@ -228,11 +241,24 @@ def test_a_negative_cap_of_an_environment_is_an_input_problem():
 
 
 def test_purchased_numbers_are_walked_only_until_every_unrouted_number_is_found():
-    workspace = Workspace([], [(N1, 'agent_x')])
-    environments = fleet({'environment': 'dev', 'phone_numbers': [N1, N3]})
+    workspace = Workspace([{'id': 'agent_d', 'name': 'dev-support-agent'}], [(N5, 'agent_d')])
+    environments = fleet({'environment': 'dev', 'phone_numbers': [N5, N3]})
     state = read_fleet(workspace, environments, 4)
-    # N1 has a route, so only N3 is looked for: it is on the second of five pages of two, and the walk stops there.
+    # N5 routes to dev's agent already, so only N3 is looked for: it is on the second of five pages of two, and the walk
+    # stops there.
     assert workspace.purchased_pages == 2 and plan_fleet(workspace, environments, state).problems == []
+
+
+def test_a_number_moving_to_another_environment_is_looked_for_and_refused_before_any_write_when_no_longer_purchased():
+    # +15550000009 still routes to dev's agent though the workspace no longer has it (released, its route left behind).
+    released = '+15550000009'
+    workspace = Workspace([{'id': 'agent_d', 'name': 'dev-support-agent'}], [(N1, 'agent_d'), (released, 'agent_d')])
+    environments = fleet({'environment': 'dev', 'phone_numbers': [N1]}, {'environment': 'prod', 'phone_numbers': [released]})
+    plan = plan_fleet(workspace, environments, read_fleet(workspace, environments, 4))
+
+    assert workspace.purchased_pages == 5 and plan.facts['numbers'] == [released]
+    assert plan.problems == ['environment prod: 1 number(s) are not purchased in this workspace: %s. Nothing was changed: %s'
+                             % (released, BUY_HINT)]
 
 
 def test_a_number_not_purchased_walks_every_page_of_purchased_numbers():
