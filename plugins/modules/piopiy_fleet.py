@@ -143,8 +143,8 @@ options:
     description:
       - Environments whose credentials an earlier task of the play rotates (C(playbooks/support_agent.yml) passes those
         with C(support_agent_rotate)), and so finishes a rotation of their agent left in progress.
-      - In check mode, such an environment with a rotation in progress is left out of the plan rather than refused:
-        the rotation finishes first, and the run plans it afterwards. In a real run they are planned like any other
+      - In check mode, such an environment with a rotation in progress is left out of the plan rather than refused, since
+        the rotation finishes first and the run plans it afterwards. In a real run they are planned like any other
         environment, and a rotation still in progress is refused.
     type: list
     elements: str

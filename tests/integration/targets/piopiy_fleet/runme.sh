@@ -185,8 +185,8 @@ expect_output "-e confirm=one-b"
 # The rotation and buying plays write before the workspace's apply: every plan is checked before them. An environment
 # removed without its confirmation, while another rotates its credentials; an environment over its cap, while another
 # buys a number; an environment over its purchase budget, while another buys within its own.
-environments "$one_a_adds" '{support_agent_state: absent}' \
-    '{support_agent_phone_numbers: ["+19499800009"], support_agent_rotate: now, support_agent_token_file: "'$scratch'/one-c.env"}'
+rotates='{support_agent_phone_numbers: ["+19499800009"], support_agent_rotate: now, support_agent_token_file: "'$scratch'/one-c.env"}'
+environments "$one_a_adds" '{support_agent_state: absent}' "$rotates"
 expect_status 2 one
 expect_output "environment one-b is to be removed"
 buys='{support_agent_phone_numbers: ["+19499800005", "+19499810060"], support_agent_buy_missing_numbers: true, support_agent_max_purchases: 1}'
