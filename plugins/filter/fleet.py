@@ -159,6 +159,7 @@ class Inventory:
         self.removing = []
         self.claims = {}  # number -> environments that list it
         self.names = {}  # (workspace, agent name) -> environments that name it
+        self.run_caps = {}  # repr of support_agent_max_route_changes_per_run (None: unset) -> environments that see it
 
     def add(self, host, facts, options):
         from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import parse_phone_numbers
@@ -177,6 +178,10 @@ class Inventory:
                             'options are listed by ansible-doc -t role piopiy.voice.support_agent' % (host, ', '.join(unknown)))
         state = 'absent' if self.teardown else _var(facts, 'support_agent_state', 'present')
         name = _var(facts, 'support_agent_name', host + AGENT_NAME_SUFFIX)
+        problem = _cap_problem(host, _var(facts, 'support_agent_max_route_changes', None))
+        if problem:
+            problems.append(problem)
+        self.run_caps.setdefault(repr(_var(facts, 'support_agent_max_route_changes_per_run', None)), []).append(host)
         numbers = []
         if state not in STATES:
             problems.append('%s: support_agent_state must be present or absent, got %r' % (host, state))
@@ -231,6 +236,12 @@ class Inventory:
         problems.extend('agent name %r is used by %d environments (%s) of one workspace: they would share one agent and fight over '
                         'its numbers; give each environment its own support_agent_name' % (name, len(owners), ', '.join(owners))
                         for (unused, name), owners in sorted(self.names.items()) if len(owners) > 1)
+        if len(self.run_caps) > 1:
+            # The run's cap is read once for the whole run: set for some environments only, it would be kept or ignored by chance.
+            problems.append('support_agent_max_route_changes_per_run differs between environments (%s): it caps the whole run, so '
+                            'set it once, in group_vars of piopiy_environments or with -e, not in host_vars'
+                            % '; '.join('%s: %s' % (', '.join(hosts), 'unset' if value == 'None' else value)
+                                        for value, hosts in sorted(self.run_caps.items())))
         return problems
 
     def result(self):
@@ -244,6 +255,20 @@ class Inventory:
             'buying': self.buying,
             'removing': self.removing,
         }
+
+
+def _cap_problem(host, cap):
+    """Why an environment's support_agent_max_route_changes is not a cap (a whole number, 0 or more), or None."""
+    if cap is None:
+        return None
+    try:
+        valid = not isinstance(cap, bool) and int(str(cap).strip()) >= 0
+    except ValueError:
+        valid = False
+    if valid:
+        return None
+    return ('%s: support_agent_max_route_changes must be a whole number of route changes, 0 or more, got %r: fix it, or leave it '
+            'out for no cap' % (host, cap))
 
 
 def _quoted(text):

@@ -14,6 +14,7 @@ writes the desired state needs (`map` upserts a route, `unmap` removes one).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from ansible_collections.piopiy.voice.plugins.module_utils.client_api import (
     DELETE_ROUTE,
@@ -327,25 +328,44 @@ def run_route_changes_problem(operations_by_environment, max_changes, option='ma
                option))
 
 
-def guard_problems(plan, listed, max_changes=None, protected=(), allow_protected=False):
+@dataclass(frozen=True)
+class GuardOptions:
+    """How a guard's message tells the fix: the option to raise for the cap, and who may move a protected number."""
+
+    raise_cap: str
+    may_move_protected: str
+
+
+TASK_GUARDS = GuardOptions('raise max_route_changes', 'a task that lists it and sets allow_protected_changes=true')
+# An environment of piopiy_fleet: in playbooks/support_agent.yml its options are the role's variables, which the user set.
+ENVIRONMENT_GUARDS = GuardOptions(
+    "raise the environment's max_route_changes (playbooks/support_agent.yml: support_agent_max_route_changes)",
+    'an environment that lists it and sets allow_protected_changes=true (playbooks/support_agent.yml: '
+    'support_agent_allow_protected_changes: true)')
+
+
+def guard_problems(plan, listed, max_changes=None, protected=(), allow_protected=False, options=TASK_GUARDS):
     """Problems that stop a plan whose route changes look like a mistake, before its first write.
 
     max_changes: the most route changes (maps that move or add a route, unmaps) one task may make.
     protected: numbers that a task may re-route or unroute only when it lists them and allows it.
+    options: how the messages name the fix (a GuardOptions).
     """
     changes = [operation for operation in plan.operations if operation.resource == 'route']
     problems = []
     if max_changes is not None and len(changes) > max_changes:
         problems.append('the task would make %d route change(s), more than max_route_changes=%d: %s. Nothing was changed: '
-                        'check the numbers, or raise max_route_changes for a change this big'
-                        % (len(changes), max_changes, describe_route_changes([(operation.action, operation.key) for operation in changes])))
+                        'check the numbers, or %s for a change this big'
+                        % (len(changes), max_changes, describe_route_changes([(operation.action, operation.key) for operation in changes]),
+                           options.raise_cap))
     guarded = set(protected)
     touched = [operation for operation in changes if operation.key in guarded and operation.before is not None]
     refused = [operation for operation in touched if not (allow_protected and operation.key in listed)]
     if refused:
         problems.append('the task would %s protected number(s): %s. Nothing was changed: a protected number is re-routed or '
-                        'unrouted only by a task that lists it and sets allow_protected_changes=true'
-                        % ('re-route or unroute', ', '.join('%s (%s)' % (operation.key, operation.action) for operation in refused)))
+                        'unrouted only by %s'
+                        % ('re-route or unroute', ', '.join('%s (%s)' % (operation.key, operation.action) for operation in refused),
+                           options.may_move_protected))
     return problems
 
 

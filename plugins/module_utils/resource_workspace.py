@@ -47,7 +47,13 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import
 from ansible_collections.piopiy.voice.plugins.module_utils.client_api import PiopiyAPIError
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import Operation, Plan, SkippedWrite
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_rotation import SUCCESSOR_MARKER, rotation_problem_in_progress
-from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import RouteBook, guard_problems, parse_phone_numbers, plan_map
+from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import (
+    ENVIRONMENT_GUARDS,
+    RouteBook,
+    guard_problems,
+    parse_phone_numbers,
+    plan_map,
+)
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_token_file import (
     TOKEN_FORMAT,
     env_names_problems,
@@ -168,7 +174,8 @@ def guard_fleet(fleet, environments, max_changes=None, protected=(), allow_prote
         part = Plan(parts.get(environment.environment, []))
         allow = allow_protected if environment.allow_protected_changes is None else environment.allow_protected_changes
         problems.extend('environment %s: %s' % (environment.environment, problem)
-                        for problem in guard_problems(part, set(environment.numbers), environment.max_route_changes, protected, allow))
+                        for problem in guard_problems(part, set(environment.numbers), environment.max_route_changes, protected, allow,
+                                                      ENVIRONMENT_GUARDS))
     return problems
 
 

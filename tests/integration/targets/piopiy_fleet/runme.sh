@@ -169,9 +169,17 @@ environments "$one_a_adds" '{support_agent_phone_numbers: ["+19499800006", "+194
     '{support_agent_phone_numbers: [], support_agent_allow_empty: true, support_agent_protected_numbers: ["+19499800009"]}'
 expect_status 2 one
 expect_output "environment one-b: the task would re-route or unroute protected number(s): +19499800009 (map)"
+expect_output "(playbooks/support_agent.yml: support_agent_allow_protected_changes: true)"
 environments "$one_a_adds" '' '{support_agent_phone_numbers: ["+19499800001"], support_agent_max_route_changes: 1}'
 expect_status 2 one
 expect_output "environment one-c: the task would make 2 route change(s), more than max_route_changes=1"
+expect_output "raise the environment's max_route_changes (playbooks/support_agent.yml: support_agent_max_route_changes)"
+environments "$one_a_adds" '' '{support_agent_phone_numbers: ["+19499800001"], support_agent_max_route_changes: abc}'
+expect_status 2 one
+expect_output "one-c: support_agent_max_route_changes must be a whole number of route changes, 0 or more, got 'abc'"
+environments "$one_a_adds" '' '{support_agent_phone_numbers: ["+19499800001"], support_agent_max_route_changes_per_run: 1}'
+expect_status 2 one
+expect_output "support_agent_max_route_changes_per_run differs between environments (one-c: 1; one-a, one-b: unset)"
 environments "$one_a_adds" '' '{support_agent_phone_numbers: ["+19499800001"]}'
 expect_status 2 one -e support_agent_max_route_changes_per_run=2
 expect_output "the run would make 3 route change(s) in 2 environment(s), more than support_agent_max_route_changes_per_run=2"

@@ -256,6 +256,23 @@ def test_an_api_base_with_or_without_its_trailing_slash_is_one_workspace():
         "fight over its numbers; give each environment its own support_agent_name"]
 
 
+def test_a_cap_that_is_not_a_number_and_a_run_cap_set_for_some_environments_only_are_problems():
+    hostvars = {'dev': present('+19499800001', support_agent_max_route_changes='abc'),
+                'qa': present('+19499800002', support_agent_max_route_changes='3', support_agent_max_route_changes_per_run=1),
+                'prod': present('+19499800003', support_agent_max_route_changes=-1)}
+    assert support_agent_fleet(['dev', 'qa', 'prod'], hostvars)['problems'] == [
+        "dev: support_agent_max_route_changes must be a whole number of route changes, 0 or more, got 'abc': fix it, or leave it "
+        "out for no cap",
+        'prod: support_agent_max_route_changes must be a whole number of route changes, 0 or more, got -1: fix it, or leave it '
+        'out for no cap',
+        'support_agent_max_route_changes_per_run differs between environments (qa: 1; dev, prod: unset): it caps the whole run, so '
+        'set it once, in group_vars of piopiy_environments or with -e, not in host_vars',
+    ]
+    same = {host: dict(variables, support_agent_max_route_changes_per_run=5) for host, variables in hostvars.items()
+            if host == 'qa'}
+    assert support_agent_fleet(['qa'], same)['problems'] == []
+
+
 def test_environments_to_remove_list_no_number_and_teardown_removes_every_one():
     hostvars = {'old': {'support_agent_state': 'absent', 'support_agent_phone_numbers': ['+19499800001']},
                 'new': present('+19499800001')}

@@ -218,14 +218,17 @@ def test_an_environments_own_cap_counts_only_its_changes_and_names_it():
     problems, unused = guarded([{'environment': 'dev', 'phone_numbers': [N1, N2, N4], 'max_route_changes': 1},
                                 {'environment': 'prod', 'phone_numbers': [N3, N5], 'max_route_changes': 0}])
 
+    # The fix names the environment's option and the variable that sets it in playbooks/support_agent.yml.
     assert problems == ['environment prod: the task would make 1 route change(s), more than max_route_changes=0: map %s. Nothing '
-                        'was changed: check the numbers, or raise max_route_changes for a change this big' % N5]
+                        "was changed: check the numbers, or raise the environment's max_route_changes (playbooks/support_agent.yml: "
+                        'support_agent_max_route_changes) for a change this big' % N5]
 
 
 def test_a_protected_number_changes_only_in_an_environment_that_lists_it_and_allows_it():
     taking = [{'environment': 'dev', 'phone_numbers': [N1, N2]}, {'environment': 'prod', 'phone_numbers': [N1, N3]}]
     refused = ['environment prod: the task would re-route or unroute protected number(s): %s (map). Nothing was changed: a protected '
-               'number is re-routed or unrouted only by a task that lists it and sets allow_protected_changes=true' % N1]
+               'number is re-routed or unrouted only by an environment that lists it and sets allow_protected_changes=true '
+               '(playbooks/support_agent.yml: support_agent_allow_protected_changes: true)' % N1]
     conflicts = parse_fleet(taking)[1]
     assert conflicts  # two environments listing N1 is refused anyway: move it by listing it in prod only
     moving = [{'environment': 'dev', 'phone_numbers': [N2]}, {'environment': 'prod', 'phone_numbers': [N1, N3]}]
