@@ -115,6 +115,12 @@ def check_token_file(emulator, path, name):
     expect(values.get('AGENT_TOKEN') in emulator.tokens(), 'the env file holds a token the emulator issued')
 
 
+def check_no_purchase(emulator):
+    """No number bought since the log was cleared (a refused run may still have finished a rotation it resumed)."""
+    bought = [entry['path'] for entry in emulator.log() if entry['method'] == 'POST' and entry['path'].endswith('/buy-phone-number')]
+    expect(not bought, 'no number bought', bought)
+
+
 COMMANDS = {
     'routed': check_routed,
     'agents': check_agents,
@@ -124,6 +130,7 @@ COMMANDS = {
     'saw-429': check_saw_429,
     'agent-writes': check_agent_writes,
     'fleet-playbook': check_fleet_playbook,
+    'no-purchase': check_no_purchase,
 }
 
 

@@ -236,6 +236,23 @@ check token-file "$scratch/one-b.env" one-b-support-agent
 check routed +19499800006=one-b-support-agent
 check agents one- one-a-support-agent one-b-support-agent one-c-support-agent
 
+echo "== a rotation left in progress is finished, then every plan is checked again before any number is bought"
+check faults '{"rate_5xx": 1.0, "only": "POST /v1/phone-number-routing"}'
+expect_status 2 one --limit one-b -e support_agent_rotate=now
+check faults '{}'
+check clear-log
+buys_new='{support_agent_phone_numbers: ["+19499800005", "+19499800010", "+19499810071"], support_agent_buy_missing_numbers: true, support_agent_max_purchases: 1}'
+resumes_b='{support_agent_phone_numbers: ["+19499800006", "+19499800007"], support_agent_token_file: "'$scratch'/one-b.env", support_agent_token_file_format: env, support_agent_rotate: now, support_agent_max_route_changes: 0}'
+environments "$buys_new" "$resumes_b"
+expect_status 2 one
+expect_output "environment one-b: the task would make 1 route change(s), more than max_route_changes=0"
+check no-purchase
+environments "$one_a_adds" "$token_b"
+expect_status 0 one
+check token-file "$scratch/one-b.env" one-b-support-agent
+check routed +19499800006=one-b-support-agent
+check agents one- one-a-support-agent one-b-support-agent one-c-support-agent
+
 echo "== an unchanged re-run writes nothing"
 check clear-log
 expect_status 0 one
