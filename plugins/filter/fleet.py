@@ -205,9 +205,7 @@ class Inventory:
             self.removing.append(host)
         self.problems.extend(problems)
         workspace = _workspace_of(facts)
-        for number in numbers:
-            self.claims.setdefault(number, []).append(host)
-        self.names.setdefault((workspace, name), []).append(host)
+        self._record_claims(host, workspace, name, numbers)
         if workspace not in self.workspaces:
             self.bases[workspace] = _var(facts, 'support_agent_api_base', None)
         group = self.workspaces.setdefault(workspace, {'host': host, 'environments': [], 'protected_numbers': []})
@@ -221,13 +219,16 @@ class Inventory:
         conflicts of the environments it applies, so that a limited run never takes another environment's number."""
         from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import parse_phone_numbers
 
-        state = 'absent' if self.teardown else _var(facts, 'support_agent_state', 'present')
-        if state == 'present':
+        numbers = []
+        if ('absent' if self.teardown else _var(facts, 'support_agent_state', 'present')) == 'present':
             numbers, unused = parse_phone_numbers('', _var(facts, 'support_agent_phone_numbers', None) or [])
-            for number in numbers:
-                self.claims.setdefault(number, []).append(host)
-        name = _var(facts, 'support_agent_name', host + AGENT_NAME_SUFFIX)
-        self.names.setdefault((_workspace_of(facts), name), []).append(host)
+        self._record_claims(host, _workspace_of(facts), _var(facts, 'support_agent_name', host + AGENT_NAME_SUFFIX), numbers)
+
+    def _record_claims(self, host, workspace, name, numbers):
+        """The numbers and the agent name (in its workspace) that an environment claims, for the conflicts."""
+        for number in numbers:
+            self.claims.setdefault(number, []).append(host)
+        self.names.setdefault((workspace, name), []).append(host)
 
     def conflicts(self):
         """Two environments that claim one number, or (in one workspace) one agent: each would undo the other on every run."""
