@@ -80,7 +80,7 @@ lint: venv
 	ansible-lint --profile production
 
 pytest: venv
-	python -m pytest -q -n $(shell nproc) --dist loadfile tests/emulator tests/meta tests/build tests/awx tests/playbooks tests/docs
+	python -m pytest -q -n $(shell nproc) --dist loadfile tests/emulator tests/meta tests/build tests/awx tests/playbooks tests/docs tests/perf
 
 # The work tree is the collection: a link under ansible_collections/ lets ansible-playbook find it.
 COLLECTIONS := $(CURDIR)/build/collections

@@ -373,6 +373,25 @@ def _environments_of(results):
             yield name, environment
 
 
+def shared_workspaces(results):
+    """One message per workspace that the results of piopiy_fleet tasks with different API keys reached together.
+
+    The playbook groups environments by API key and base, as no API call says which workspace a key reaches; agent ids
+    are the API's own, so two results with one workspace.lowest_agent_id read one workspace. A workspace without any
+    agent cannot be told apart, and is left alone.
+    """
+    groups = {}
+    for result in results:
+        lowest = (result.get('workspace') or {}).get('lowest_agent_id')
+        if lowest:
+            groups.setdefault(lowest, []).append(sorted(result.get('environments') or {}))
+    return ['the API keys of environments %s reach one workspace (each lists its agents), so each key\'s environments would '
+            'be checked without the others (one agent per name, protected numbers, removals). Nothing was changed in any '
+            'environment: give every environment of a workspace the same support_agent_api_key'
+            % ' and '.join('[%s]' % ', '.join(names) for names in sorted(keys))
+            for unused, keys in sorted(groups.items()) if len(keys) > 1]
+
+
 def claimed_numbers(hosts, hostvars):
     """The numbers listed by more than one host of a play that applies the support_agent role, one message each.
 
@@ -399,4 +418,4 @@ def claimed_numbers(hosts, hostvars):
 class FilterModule:
     def filters(self):
         return {'support_agent_fleet': support_agent_fleet, 'fleet_workspaces': fleet_workspaces, 'fleet_summary': fleet_summary,
-                'fleet_totals': fleet_totals, 'claimed_numbers': claimed_numbers}
+                'fleet_totals': fleet_totals, 'claimed_numbers': claimed_numbers, 'shared_workspaces': shared_workspaces}

@@ -188,6 +188,13 @@ class FleetState:
         self.completed = dict(completed or {})
         self._about = None  # agent name -> the agents named so, or NAME--rotating-OLD; made on first use
 
+    def summary(self):
+        """What was read of the workspace, for the task's result: how many agents, and the lowest agent id, which tells the
+        workspace apart: the API never says which workspace a key reaches, but agent ids are its own, so two API keys
+        whose reads find one lowest id reach one workspace."""
+        ids = [str(agent['id']) for agent in self.agents if agent.get('id')]
+        return {'agents': len(ids), 'lowest_agent_id': min(ids) if ids else None}
+
     def agents_named(self, name):
         """The agents with this name, lowest id first: the first is the one the fleet keeps."""
         return sorted_by_id(self.agents_about(name), name)

@@ -104,7 +104,7 @@ class WorkspaceTask(PiopiyTask):
                 current = first.plan.current[name]
                 before[name] = dict(agent=current or {}, phone_numbers=first.state.book.routed_to(current['id']) if current else [])
                 after[name] = dict(agent=agent or {}, phone_numbers=numbers)
-        return TaskReport({'environments': environments}, before, after)
+        return TaskReport({'environments': environments, 'workspace': first.state.summary()}, before, after)
 
     def problems_after_apply(self):
         return self.tokens.problems

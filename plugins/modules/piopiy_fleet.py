@@ -291,6 +291,23 @@ environments:
       phone_numbers: ["+19499800004", "+19499800005"]
       changed: true
       writes: 1
+workspace:
+  description:
+    - What the task read of the workspace before its writes.
+    - The API never says which workspace an API key reaches, but agent ids are the API's own, so two tasks with two API
+      keys that return one C(lowest_agent_id) reached one workspace. C(playbooks/support_agent.yml) refuses such an
+      inventory, since each key's environments would be checked without the others.
+  returned: always
+  type: dict
+  version_added: 0.2.0
+  contains:
+    agents:
+      description: How many agents the workspace listed.
+      type: int
+    lowest_agent_id:
+      description: The lowest of the ids of those agents, in sort order; null when the workspace has no agent.
+      type: str
+  sample: {agents: 3, lowest_agent_id: agent_0c27a1a5a98f}
 operations:
   description: Every write of the task, or in check mode that it would make, in stage order. The audit trail is built from it.
   returned: always

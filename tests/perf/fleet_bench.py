@@ -42,6 +42,13 @@ def list_pages(items, page_limit):
     return max(1, -(-items // page_limit))
 
 
+def page_wait(environments, numbers_per_environment, page_limit, latency_ms):
+    """Seconds an unchanged run's reads wait at the latency, at the least: a cursor page names the next one, so each list is
+    read page after page, and the agents and the routes are read side by side (the longer list sets the wait)."""
+    depth = max(list_pages(environments, page_limit), list_pages(environments * numbers_per_environment, page_limit))
+    return depth * latency_ms / 1000.0
+
+
 class FleetBench:
     """Runs the fleet rows with a Bench's emulator and playbook runner."""
 
@@ -115,9 +122,14 @@ class FleetBench:
             if size >= 1000:
                 results.append(('%s: first apply under %.0f s' % (name, TARGET_FIRST_S), first < TARGET_FIRST_S, '%.2f s' % first))
             module = statistics.median(self.rows[name, 'module'][0])
+            wait = page_wait(size, per, page_limit, self.latency_ms)
             results.append(('%s: unchanged re-run within %.0fx of the floor' % (name, TARGET_OVER_FLOOR), unchanged <= TARGET_OVER_FLOOR * floor,
-                            '%.2f s, floor %.2f s (%.2fx); one module task alone %.2f s (%.2fx)'
-                            % (unchanged, floor, unchanged / floor, module, module / floor)))
+                            '%.2f s, floor %.2f s (%.2fx); no run can take less than the floor plus the %.2f s its list pages wait '
+                            'one after another, %.2f s (%.2fx); one module task alone %.2f s (%.2fx)'
+                            % (unchanged, floor, unchanged / floor, wait, floor + wait, (floor + wait) / floor, module, module / floor)))
+            results.append(('%s: unchanged re-run, less the wait of its list pages, within %.0fx of the floor' % (name, TARGET_OVER_FLOOR),
+                            unchanged - wait <= TARGET_OVER_FLOOR * floor,
+                            '%.2f s - %.2f s = %.2f s, floor %.2f s (%.2fx)' % (unchanged, wait, unchanged - wait, floor, (unchanged - wait) / floor)))
             results.append(('%s: unchanged re-run makes no write and no more reads than the list pages' % name,
                             writes == 0 and gets <= pages, '%d write(s), %d GET for %d list pages' % (writes, gets, pages)))
         return results

@@ -213,6 +213,14 @@ expect_output "number +19499800006 is listed by 2 environments (one-a, one-b)"
 environments '' '' '{support_agent_phone_numbers: ["+19499800009", "+19499800005"]}'
 expect_status 2 ansible-playbook -i "$scratch/one.yml" -e "@$config" role_hosts.yml
 expect_output "number +19499800005 is listed by 2 environments (one-a, one-c)"
+# Two API keys of one workspace (here its read-only one): grouped by key, each key's environments would be planned
+# without the others; the plans read the same agents, and the run stops before any write, a dry run too.
+environments "$one_a_adds" '' '{support_agent_api_key: "{{ piopiy_readonly_api_key }}", support_agent_phone_numbers: ["+19499800009"]}'
+expect_status 2 one
+expect_output "the API keys of environments [one-a, one-b] and [one-c] reach one workspace (each lists its agents)"
+expect_output "Nothing was changed in any environment: give every environment of a workspace the same support_agent_api_key"
+expect_status 2 one --check
+expect_output "the API keys of environments [one-a, one-b] and [one-c] reach one workspace (each lists its agents)"
 check no-writes
 check routed "${applied[@]}"
 

@@ -2,7 +2,8 @@
 # Copyright: piopiy.voice contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The filters of playbooks/support_agent.yml: support_agent_fleet, fleet_workspaces, fleet_summary, and the role's claimed_numbers."""
+"""The filters of playbooks/support_agent.yml: support_agent_fleet, fleet_workspaces, fleet_summary, shared_workspaces, and the
+role's claimed_numbers."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ansible_collections.piopiy.voice.plugins.filter.fleet import (
     fleet_totals,
     fleet_workspaces,
     role_options,
+    shared_workspaces,
     support_agent_fleet,
 )
 
@@ -311,3 +313,23 @@ def test_each_workspace_has_a_label_with_its_api_base_and_size_in_the_order_of_t
 
     labels = dict(zip((workspace['host'] for workspace in fleet['workspaces']), fleet['labels']))
     assert labels == {'dev': 'PIOPIY_API_BASE: 2 environment(s)', 'other': 'https://api.example/v1: 1 environment(s)'}
+
+
+def planned(lowest_agent_id, *environments):
+    """A piopiy_fleet result of one API key's environments, as the module returns it."""
+    return {'environments': dict((name, {'environment': name}) for name in environments),
+            'workspace': {'agents': 0 if lowest_agent_id is None else 3, 'lowest_agent_id': lowest_agent_id}}
+
+
+def test_two_api_keys_that_list_the_same_agents_are_named_as_one_workspace():
+    results = [planned('agent_0a1', 'staging', 'dev'), planned('agent_7f2', 'other'), planned('agent_0a1', 'prod')]
+    assert shared_workspaces(results) == [
+        'the API keys of environments [dev, staging] and [prod] reach one workspace (each lists its agents), so each key\'s '
+        'environments would be checked without the others (one agent per name, protected numbers, removals). Nothing was '
+        'changed in any environment: give every environment of a workspace the same support_agent_api_key']
+
+
+def test_keys_of_their_own_workspaces_and_empty_workspaces_are_left_alone():
+    # Two empty workspaces list no agent: nothing tells them apart, nor one workspace from two.
+    assert shared_workspaces([planned('agent_0a1', 'dev'), planned('agent_7f2', 'prod'), planned(None, 'qa'), planned(None, 'uat')]) == []
+    assert shared_workspaces([{'environments': {}}]) == []

@@ -407,6 +407,13 @@ def test_the_agent_kept_of_several_is_the_lowest_id():
     assert [agent['id'] for agent in FleetState(agents, None).agents_named('dev-support-agent')] == ['agent_1', 'agent_2']
 
 
+def test_the_summary_of_a_workspace_counts_its_agents_and_names_the_lowest_id():
+    # Agent ids are the API's own: the lowest one read tells one workspace from another whatever key read it.
+    agents = [{'id': 'agent_b7', 'name': 'prod-support-agent'}, {'id': 'agent_0c', 'name': 'dev-support-agent'}]
+    assert FleetState(agents, None).summary() == {'agents': 2, 'lowest_agent_id': 'agent_0c'}
+    assert FleetState([], None).summary() == {'agents': 0, 'lowest_agent_id': None}
+
+
 # ---- the client's rate cap and 429 budget ----
 
 def test_the_rate_cap_spaces_the_starts_of_requests():
