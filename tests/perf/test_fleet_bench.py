@@ -62,5 +62,3 @@ def test_a_slow_machine_meets_both():
     found = targets_of(bench)
     assert found['unchanged re-run within 3x of the floor'][0] is True
     assert found['unchanged re-run, less the wait of its list pages, within 3x of the floor'][0] is True
-
-
