@@ -25,7 +25,7 @@ import threading
 import time
 import unicodedata
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 # The collection's one redaction (client_redact), used here on every message built from an answer.
 from ansible_collections.piopiy.voice.plugins.module_utils.client_redact import redact
@@ -104,12 +104,23 @@ def insecure_transport_warning(api_base):
 
 
 def api_base_problem(api_base):
-    """Why api_base cannot be used, or None: no retry can fix a URL without a scheme or a host."""
+    """Why api_base cannot be used, or None: no retry can fix a URL without a scheme or a host. Never quotes a user name or
+    password the URL holds."""
     parts = urlsplit(api_base or '')
+    if '@' in parts.netloc:
+        # The API key is the only credential: a user and password in the URL would be ignored, and shown in messages.
+        return ('api_base holds a user name or password (user:password@ before its host): the API takes only the API key, '
+                'so remove them from api_base (%s)' % without_credentials(api_base))
     if parts.scheme not in ('http', 'https') or not parts.hostname:
         return ('api_base %r is not an http(s) URL: use the API root with its scheme and version path, such as %s'
                 % (api_base, DEFAULT_API_BASE))
     return None
+
+
+def without_credentials(url):
+    """url with any user name and password before its host left out."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition('@')[2], parts.path, parts.query, parts.fragment))
 
 
 def api_key_problem(api_key):

@@ -117,7 +117,8 @@ def run_loop(task, client, check_mode, workers=1, problems=(), rounds=CONVERGENC
             result.late.append('a new round after a concurrent change found: %s' % problems_message(plan.problems))
             break
         applied = door.apply(plan)
-        result.outcomes = [outcome for outcome in result.outcomes if outcome.applied] + applied  # a new round retries what failed
+        # A new round retries what failed; a write the API applied stays, even when what had to follow it failed.
+        result.outcomes = [outcome for outcome in result.outcomes if outcome.made] + applied
         result.rounds.append(Round(number, state, plan, applied))
     return result
 

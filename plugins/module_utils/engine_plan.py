@@ -147,15 +147,23 @@ UNCERTAIN = 'uncertain'  # check mode: it would be sent, but whether it changes 
 class Outcome:
     """What became of one operation: its status, the confirmed resource when applied, the error otherwise."""
 
-    def __init__(self, operation, status, resource=None, error=None):
+    def __init__(self, operation, status, resource=None, error=None, written=False):
         self.operation = operation
         self.status = status
         self.resource = resource
         self.error = error
+        # The API applied the write, but what had to follow it (on_confirmed) failed: nothing that needs it is sent, and
+        # the write is still one of the task's changes, recorded with the resource the API confirmed.
+        self.written = written
 
     @property
     def applied(self):
         return self.status == APPLIED
+
+    @property
+    def made(self):
+        """The API applied the write, whether or not what had to follow it succeeded."""
+        return self.applied or self.written
 
     def describe_failure(self):
         return '%s %s: %s' % (self.operation.action, self.operation.key, self.error)
@@ -221,12 +229,15 @@ class WriteDoor:
             return Outcome(operation, NOT_SENT, error='not sent: %s is not known, as the operation that makes it did not succeed' % labels)
         try:
             confirmed = operation.send(_inputs(operation, produced))
-            if operation.on_confirmed is not None:
-                operation.on_confirmed(confirmed)
         except AmbiguousWriteError as error:
             return Outcome(operation, UNKNOWN, error=error)
         except PiopiyAPIError as error:
             return Outcome(operation, FAILED, error=error)
+        if operation.on_confirmed is not None:
+            try:
+                operation.on_confirmed(confirmed)
+            except PiopiyAPIError as error:
+                return Outcome(operation, FAILED, confirmed, error=error, written=True)
         for field, pending in operation.produces.items():
             pending.resolve((confirmed or {}).get(field))
         return Outcome(operation, APPLIED, confirmed)
@@ -242,7 +253,7 @@ def _inputs(operation, produced):
 
 def report(outcomes):
     """(operations records, failures, changed) of a set of outcomes; changed only from what was applied, not skipped."""
-    records = [outcome.operation.record(outcome.resource) for outcome in outcomes if outcome.applied and not was_skipped(outcome)]
+    records = [outcome.operation.record(outcome.resource) for outcome in outcomes if outcome.made and not was_skipped(outcome)]
     failures = [outcome for outcome in outcomes if not outcome.applied and outcome.status != UNCERTAIN]
     return records, failures, bool(records)
 
@@ -257,6 +268,9 @@ def failure_message(outcomes, failures):
     applied = len(outcomes) - len(failures)
     unknown = [failure for failure in failures if failure.status == UNKNOWN]
     text = '%d of %d change(s) failed (%d applied)' % (len(failures), len(outcomes), applied)
+    written = [failure for failure in failures if failure.written]
+    if written:
+        text += ', %d of them applied by the API though what had to follow failed' % len(written)
     if unknown:
         text += ', %d of them with an outcome the API did not confirm: run the task again to read and converge' % len(unknown)
     return text + ': ' + '; '.join(failure.describe_failure() for failure in failures)

@@ -184,14 +184,19 @@ def plan_replace_lost_successor(client, state, book, keep_token):
     return delete.extend(create), successor_id
 
 
-def plan_finish(client, state, book, successor, name, drain, stage=0):
-    """Steps 4 and 5: re-route, delete the old agent, rename the successor. successor: its agent dict (id may be a Pending)."""
+def plan_finish(client, state, book, successor, name, drain, stage=0, made_by=()):
+    """Steps 4 and 5: re-route, delete the old agent, rename the successor. successor: its agent dict (id may be a Pending).
+
+    made_by: the operations of this plan that create the successor and store its credentials. The old agent is deleted
+    only once they and every move have succeeded: an old agent without numbers has no move to wait for, and deleting it
+    after a failed create would leave the workspace without the agent, or with a successor whose token nobody holds.
+    """
     plan = Plan()
     requires = []
     if state.canonical is not None:
         old_id = state.canonical['id']
         maps = plan_routes_present(client, book, book.routed_to(old_id), successor['id'], exclusive=False, stage=stage)
-        delete = drained_delete(client, state.canonical, drain, stage + 1, maps.operations)
+        delete = drained_delete(client, state.canonical, drain, stage + 1, list(made_by) + maps.operations)
         plan.extend(maps).operations.append(delete)
         requires = [delete]
     plan.operations.append(rename(client, successor, name, stage + 2, requires))

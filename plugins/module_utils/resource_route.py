@@ -353,7 +353,8 @@ def guard_problems(plan, listed, max_changes=None, protected=(), allow_protected
     """
     changes = [operation for operation in plan.operations if operation.resource == 'route']
     problems = []
-    if max_changes is not None and len(changes) > max_changes:
+    # A negative cap is the task's own input problem, said once by the option's check.
+    if max_changes is not None and max_changes >= 0 and len(changes) > max_changes:
         problems.append('the task would make %d route change(s), more than max_route_changes=%d: %s. Nothing was changed: '
                         'check the numbers, or %s for a change this big'
                         % (len(changes), max_changes, describe_route_changes([(operation.action, operation.key) for operation in changes]),

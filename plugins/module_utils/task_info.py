@@ -24,6 +24,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.task_module import (
     PiopiyTask,
     TaskReport,
     empty_id_problems,
+    empty_name_problems,
     parallel_requests_problem,
     warn_routes_unknown,
 )
@@ -36,7 +37,8 @@ class AgentInfoTask(PiopiyTask):
     read_only = True
 
     def validate(self):
-        return empty_id_problems(self.params, 'id') + [parallel_requests_problem(self.params['parallel_requests'])]
+        return (empty_id_problems(self.params, 'id') + empty_name_problems(self.params, 'name')
+                + [parallel_requests_problem(self.params['parallel_requests'])])
 
     def read(self, client, round_number):
         params = self.params
@@ -89,7 +91,7 @@ class RouteInfoTask(PiopiyTask):
             self.number = numbers[0] if numbers else None
 
     def validate(self):
-        return empty_id_problems(self.params, 'agent_id') + self.number_problems
+        return empty_id_problems(self.params, 'agent_id') + empty_name_problems(self.params, 'agent_name') + self.number_problems
 
     def read(self, client, round_number):
         """The routes and purchased numbers matching the filters; an ambiguous agent_name is the read's problem."""

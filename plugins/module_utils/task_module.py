@@ -115,6 +115,13 @@ def empty_id_problems(params, *options):
             for option in options if params.get(option) is not None and not params[option].strip()]
 
 
+def empty_name_problems(params, *options):
+    """A name filter given as an empty string (often an unset variable) is refused: no agent has it, and an empty answer
+    would read as "there is none"."""
+    return ['%s is an empty string: give the name of an existing agent, or leave %s out' % (option, option)
+            for option in options if params.get(option) is not None and not params[option].strip()]
+
+
 def guard_rails(params):
     """(the guard rail options as guard_problems takes them, the problems of those options themselves)."""
     protected, problems = parse_phone_numbers('protected_numbers', params['protected_numbers'])

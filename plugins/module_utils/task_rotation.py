@@ -161,6 +161,12 @@ class RotationTask(PiopiyTask):
         self.summary = dict(id=rotation.rotation_id, state_before=rotation.phase, phase=params['phase'], started=False,
                             reason=None, in_progress=rotation.phase != IDLE, completed=False, check_mode=self.module.check_mode)
         successor = rotation.successor
+        if rotation.canonical is None and successor is None and params['start'] == 'now' and params['phase'] != 'finish':
+            # Not a failure: the support_agent role rotates before it creates a new environment's agent. Said once, by the
+            # task that would start the rotation.
+            self.module.warn('no agent named %r in this workspace, so nothing was rotated: check the name (piopiy.voice.'
+                             'piopiy_agent_info lists the agents); an agent created later is rotated by the next run'
+                             % params['name'])
         stored = successor is not None and holds_credentials_of(path, file_format, successor['id'], names)
         finish_stage = 0
         # Nothing is written in check mode, so prepare shows the steps that finish would take after the hand-over too.
@@ -197,7 +203,8 @@ class RotationTask(PiopiyTask):
                 plan.problems.append('token_file %s does not hold the token of successor %s (%s): run phase=prepare first, '
                                      'which replaces a successor whose token was lost' % (path, successor['name'], successor['id']))
                 return plan
-            plan.extend(plan_finish(client, rotation, state.book, successor, params['name'], self.drain, finish_stage))
+            made_by = [operation for operation in plan.operations if operation.action == 'create']
+            plan.extend(plan_finish(client, rotation, state.book, successor, params['name'], self.drain, finish_stage, made_by))
         return plan
 
     def start_reason(self, rotation):

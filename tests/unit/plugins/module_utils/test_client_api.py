@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import socket
 import ssl
 import threading
@@ -543,6 +544,15 @@ def test_connections_are_kept_alive_and_one_the_server_closed_is_replaced(record
 ])
 def test_api_base_must_be_an_http_url(api_base, problem):
     assert bool(api_base_problem(api_base)) is problem
+
+
+@pytest.mark.parametrize('api_base', ['http://admin:Sup3rS3cret@192.0.2.1:9/v1', 'https://Sup3rS3cret@api.piopiy.com/v1',
+                                      'ftp://admin:Sup3rS3cret@api.piopiy.com/v1'])
+def test_an_api_base_with_a_user_or_password_is_refused_without_quoting_them(api_base):
+    # The API key is the only credential: the client would ignore them, and every message that names api_base show them.
+    problem = api_base_problem(api_base)
+    assert problem.startswith('api_base holds a user name or password') and 'Sup3rS3cret' not in problem and 'admin' not in problem
+    assert problem.endswith('remove them from api_base (%s)' % re.sub('//[^/]*@', '//', api_base))
 
 
 def test_a_key_with_a_newline_is_refused_without_quoting_it():

@@ -114,6 +114,12 @@ def test_an_api_error_of_on_confirmed_fails_the_operation_and_nothing_that_needs
 
     assert create_outcome.status == FAILED and 'could not be stored' in str(create_outcome.error)
     assert map_outcome.status == NOT_SENT and len(sent) == 1
+    # The API made the agent: it is one of the task's changes, recorded as the API confirmed it, and a failure too.
+    records, failures, changed = report([create_outcome, map_outcome])
+    assert changed and [(record['op'], record['id']) for record in records] == [('create', 'agent_7')]
+    assert failures == [create_outcome, map_outcome]
+    assert failure_message([create_outcome, map_outcome], failures).startswith(
+        '2 of 2 change(s) failed (0 applied), 1 of them applied by the API though what had to follow failed: create support: ')
 
 
 def test_a_create_answered_without_an_id_blocks_its_dependents():

@@ -240,6 +240,7 @@ def test_a_plan_with_more_route_changes_than_allowed_is_refused_naming_them():
     assert problems == ['the task would make 3 route change(s), more than max_route_changes=2: map +19499800001, map +19499800002, '
                         'unmap +19499800004. Nothing was changed: check the numbers, or raise max_route_changes for a change this big']
     assert guard_problems(plan, set(), max_changes=3) == []
+    assert guard_problems(plan, set(), max_changes=-1) == [], 'a negative cap is refused once, by the check of the option'
 
 
 def check_mode_operations(plan):

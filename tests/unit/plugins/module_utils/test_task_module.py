@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.piopiy.voice.plugins.module_utils.task_module import empty_id_problems, resolve_api_key
+from ansible_collections.piopiy.voice.plugins.module_utils.task_module import empty_id_problems, empty_name_problems, resolve_api_key
 
 
 def test_the_option_wins_over_the_environment():
@@ -38,3 +38,11 @@ def test_a_key_with_a_trailing_newline_is_refused():
 def test_an_empty_id_is_refused_not_sent_as_nothing():
     assert empty_id_problems({'id': '', 'agent_id': None}, 'id', 'agent_id') == [
         'id is an empty string: give the id of an existing agent, or leave id out']
+
+
+def test_an_empty_name_filter_is_refused_not_taken_for_an_agent_that_does_not_exist():
+    # Often an unset variable: an empty answer would say there is no such agent, and a route listing would show
+    # every purchased number as unrouted.
+    assert empty_name_problems({'name': ' ', 'agent_name': None}, 'name', 'agent_name') == [
+        'name is an empty string: give the name of an existing agent, or leave name out']
+    assert empty_name_problems({'agent_name': 'prod-support-agent'}, 'agent_name') == []

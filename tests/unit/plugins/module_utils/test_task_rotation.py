@@ -10,7 +10,7 @@ import datetime
 
 from ansible_collections.piopiy.voice.plugins.module_utils.client_capabilities import Capabilities
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_loop import run_loop
-from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import APPLIED, FAILED
+from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import APPLIED, FAILED, NOT_SENT, report as records_of
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_token_file import (
     holds_credentials_of,
     keep_backup,
@@ -72,6 +72,10 @@ class Module:
                            phase=phase, token_max_age=None, drain_seconds=0, lock_timeout=0,
                            api_base='http://127.0.0.1:1/v1', api_key='pk_test_unit')
         self.check_mode = check_mode
+        self.warnings = []
+
+    def warn(self, text):
+        self.warnings.append(text)
 
 
 def run(workspace, module):
@@ -139,3 +143,41 @@ def test_a_plain_token_file_whose_successor_token_was_lost_is_not_taken_for_the_
     assert [(outcome.operation.action, outcome.status) for outcome in outcomes] == [('delete', APPLIED), ('create', APPLIED)]
     assert open(path).read() == 'agt_live_2\n' and open(path + '.previous').read() == 'agt_live_old\n'
     assert holds_credentials_of(path, 'token', 'agent_made2')
+
+
+def test_an_old_agent_without_numbers_is_kept_until_its_successor_and_token_are_made(tmp_path):
+    # No number waits to move, so only the create stands between the old agent and its delete: a successor whose token
+    # was lost must not cost the old agent, or the workspace would keep only an agent whose token nobody holds.
+    path = str(tmp_path / 'agent.env')
+    write_credentials(path, 'env', 'agent_old', 'agt_live_old', ISSUED)
+    workspace = Workspace([{'id': 'agent_old', 'name': NAME, 'language': 'hi-IN', 'status': 'active'}], {}, answer_token=False)
+
+    unused, outcomes = run(workspace, Module(path))
+
+    assert [(outcome.operation.action, outcome.status) for outcome in outcomes] == [
+        ('create', FAILED), ('delete', NOT_SENT), ('update', NOT_SENT)]
+    assert 'agent_old' in workspace.agents and read_credentials(path, 'env').agent_id == 'agent_old'
+    records, unused_failures, changed = records_of(outcomes)
+    assert changed and [(record['op'], record['id']) for record in records] == [('create', 'agent_made1')], \
+        'the successor the API made is in operations, so in the audit trail'
+
+    workspace.answer_token = True
+    report, outcomes = run(workspace, Module(path))
+
+    assert [(outcome.operation.action, outcome.status) for outcome in outcomes] == [
+        ('delete', APPLIED), ('create', APPLIED), ('delete', APPLIED), ('update', APPLIED)]
+    assert report.values['rotation']['completed'] and list(workspace.agents) == ['agent_made2']
+    assert workspace.agents['agent_made2']['name'] == NAME and read_credentials(path, 'env').agent_id == 'agent_made2'
+
+
+def test_rotating_an_agent_that_does_not_exist_warns_and_changes_nothing(tmp_path):
+    # A misspelt name must not pass for a done rotation; the role still runs it before a new environment's agent exists.
+    module = Module(str(tmp_path / 'agent.env'))
+    report, outcomes = run(Workspace([], {}), module)
+
+    assert outcomes == [] and not report.values['rotation']['started']
+    assert module.warnings == ["no agent named 'prod-support-agent' in this workspace, so nothing was rotated: check the name "
+                               "(piopiy.voice.piopiy_agent_info lists the agents); an agent created later is rotated by the next run"]
+    finish = Module(str(tmp_path / 'agent.env'), phase='finish')
+    run(Workspace([], {}), finish)
+    assert finish.warnings == [], 'said once, by the task that would start the rotation'
