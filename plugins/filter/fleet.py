@@ -222,7 +222,15 @@ class Inventory:
         numbers = []
         if ('absent' if self.teardown else _var(facts, 'support_agent_state', 'present')) == 'present':
             numbers, unused = parse_phone_numbers('', _var(facts, 'support_agent_phone_numbers', None) or [])
-        self._record_claims(host, _workspace_of(facts), _var(facts, 'support_agent_name', host + AGENT_NAME_SUFFIX), numbers)
+        workspace = _workspace_of(facts)
+        self._record_claims(host, workspace, _var(facts, 'support_agent_name', host + AGENT_NAME_SUFFIX), numbers)
+        group = self.workspaces.get(workspace)
+        if group is not None:
+            # Its numbers and the numbers it protects hold in the workspace's plan too: applied apart, the environments
+            # of the run would unmap a number it lists, or move one it protects.
+            group.setdefault('numbers_listed_elsewhere', {}).update(dict.fromkeys(numbers, host))
+            group['protected_numbers'].extend(number for number in _var(facts, 'support_agent_protected_numbers', None) or []
+                                              if number not in group['protected_numbers'])
 
     def _record_claims(self, host, workspace, name, numbers):
         """The numbers and the agent name (in its workspace) that an environment claims, for the conflicts."""

@@ -244,6 +244,24 @@ def read_fleet(client, environments, workers, assumed=()):
     return state
 
 
+def listed_elsewhere_problems(plan, listed_elsewhere):
+    """One problem per environment whose plan would unmap or re-route numbers that environments this task does not apply
+    list (listed_elsewhere: {number: environment}): applied apart, such a number would be taken from the one that lists it."""
+    taken = {}
+    for operation in plan.operations:
+        if operation.resource == 'route' and operation.key in listed_elsewhere:
+            taken.setdefault(operation.owner, []).append(operation)
+    problems = []
+    for owner in sorted(taken, key=str):
+        others = sorted(set(listed_elsewhere[operation.key] for operation in taken[owner]))
+        changes = ', '.join('%s %s (listed by %s)' % (operation.action, operation.key, listed_elsewhere[operation.key])
+                            for operation in taken[owner])
+        problems.append('environment %s: the task would %s, a number of an environment this task does not apply. Nothing was '
+                        'changed: apply them together (playbooks/support_agent.yml: without --limit, or with %s too), so that '
+                        'each number goes to the environment that lists it' % (owner, changes, ', '.join(others)))
+    return problems
+
+
 def fleet_targets(state, environments):
     """{number: the id of the agent its environment keeps}, None for an agent yet to be created or an environment removed."""
     targets = {}

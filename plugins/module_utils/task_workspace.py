@@ -15,6 +15,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_workspace im
     CreatedTokens,
     confirmed_agents,
     guard_fleet,
+    listed_elsewhere_problems,
     parse_fleet,
     plan_fleet,
     planned_agent,
@@ -41,6 +42,8 @@ class WorkspaceTask(PiopiyTask):
         self.tokens = CreatedTokens(self.params['token_dir'])
         self.bought, bought_problems = parse_phone_numbers('bought_numbers', self.params['bought_numbers'])
         self.problems.extend(bought_problems)
+        self.listed_elsewhere, elsewhere_problems = parse_listed_elsewhere(self.params['numbers_listed_elsewhere'])
+        self.problems.extend(elsewhere_problems)
 
     def client_options(self):
         return dict(max_requests_per_second=self.params['max_requests_per_second'], rate_limited_attempts=RATE_LIMITED_ATTEMPTS)
@@ -71,6 +74,7 @@ class WorkspaceTask(PiopiyTask):
         if round_number == 0:
             plan.problems.extend(guard_fleet(plan, self.environments, **self.guards))
             plan.problems.extend(removal_problems(plan, self.environments, self.params['confirm_removal']))
+            plan.problems.extend(listed_elsewhere_problems(plan, self.listed_elsewhere))
         return plan
 
     def another_round(self, client, outcomes):
@@ -108,6 +112,17 @@ class WorkspaceTask(PiopiyTask):
 
     def problems_after_apply(self):
         return self.tokens.problems
+
+
+def parse_listed_elsewhere(listed):
+    """({number in E.164: environment}, problems) of numbers_listed_elsewhere."""
+    parsed, problems = {}, []
+    for number, environment in sorted((listed or {}).items()):
+        numbers, number_problems = parse_phone_numbers('numbers_listed_elsewhere', [number])
+        problems.extend(number_problems)
+        if numbers:
+            parsed[numbers[0]] = str(environment)
+    return parsed, problems
 
 
 def option_problems(params):

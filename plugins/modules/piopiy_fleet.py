@@ -150,6 +150,15 @@ options:
     elements: str
     default: []
     version_added: 0.2.0
+  numbers_listed_elsewhere:
+    description:
+      - Numbers of this workspace that environments this task does not apply list, each with the name of that
+        environment. C(playbooks/support_agent.yml) passes those of the environments that C(--limit) leaves out.
+      - A plan that would unmap or re-route one of them is refused before any write, naming it and its environment:
+        applied together, the number would go to the environment that lists it; applied apart, it would be unmapped.
+    type: dict
+    default: {}
+    version_added: 0.2.0
   merge_duplicate_agents:
     description:
       - Whether several agents with an environment's agent name found when the fleet reads are merged into the one
@@ -400,6 +409,7 @@ ARGUMENT_SPEC = dict(
     merge_duplicate_agents=dict(type='bool', default=True),
     bought_numbers=dict(type='list', elements='str', default=[]),
     rotated_environments=dict(type='list', elements='str', default=[]),
+    numbers_listed_elsewhere=dict(type='dict', default={}),
     token_dir=dict(type='path'),
     parallel_requests=dict(type='int', default=64),
     max_requests_per_second=dict(type='float', default=0),

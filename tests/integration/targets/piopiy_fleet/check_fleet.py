@@ -121,6 +121,13 @@ def check_no_purchase(emulator):
     expect(not bought, 'no number bought', bought)
 
 
+def check_other_untouched(emulator, name, *numbers):
+    """ws_other has no agent of this name and none of these numbers routed: a refused run wrote nothing there."""
+    expect(name not in agent_names(emulator, 'ws_other'), 'no agent %s in ws_other' % name, agent_names(emulator, 'ws_other'))
+    routed = routing(emulator, 'ws_other')
+    expect(not [number for number in numbers if number in routed], 'none of %s routed in ws_other' % ', '.join(numbers), routed)
+
+
 COMMANDS = {
     'routed': check_routed,
     'agents': check_agents,
@@ -131,6 +138,7 @@ COMMANDS = {
     'agent-writes': check_agent_writes,
     'fleet-playbook': check_fleet_playbook,
     'no-purchase': check_no_purchase,
+    'other-untouched': check_other_untouched,
 }
 
 

@@ -209,6 +209,14 @@ expect_output "one-b: the task would buy 2 number(s), more than support_agent_ma
 environments '{support_agent_phone_numbers: ["+19499800005", "+19499800006"]}'
 expect_status 2 one --limit one-a
 expect_output "number +19499800006 is listed by 2 environments (one-a, one-b)"
+# Limited to one environment, it never unmaps a number that an environment left out lists or protects.
+environments '' '{support_agent_phone_numbers: ["+19499800007"]}' '{support_agent_phone_numbers: ["+19499800009", "+19499800006"]}'
+expect_status 2 one --limit one-b
+expect_output "environment one-b: the task would unmap +19499800006 (listed by one-c), a number of an environment this task does not apply"
+expect_output "without --limit, or with one-c too"
+environments '' '{support_agent_phone_numbers: ["+19499800007"]}' '{support_agent_phone_numbers: ["+19499800009"], support_agent_protected_numbers: ["+19499800006"]}'
+expect_status 2 one --limit one-b
+expect_output "environment one-b: the task would re-route or unroute protected number(s): +19499800006 (unmap)"
 # Applied by the role to several hosts of one play, a number two of them list is refused before any write.
 environments '' '' '{support_agent_phone_numbers: ["+19499800009", "+19499800005"]}'
 expect_status 2 ansible-playbook -i "$scratch/one.yml" -e "@$config" role_hosts.yml
@@ -259,6 +267,21 @@ environments "$one_a_adds" "$token_b"
 expect_status 0 one
 check token-file "$scratch/one-b.env" one-b-support-agent
 check routed +19499800006=one-b-support-agent
+check agents one- one-a-support-agent one-b-support-agent one-c-support-agent
+
+echo "== without a purchase too, every workspace is planned again after the rotations, before any is written"
+# One-c moves to another workspace, applied in the same run: it must not be written while one-b's plan is refused.
+check faults '{"rate_5xx": 1.0, "only": "POST /v1/phone-number-routing"}'
+expect_status 2 one --limit one-b -e support_agent_rotate=now
+check faults '{}'
+other_c='{support_agent_api_key: "{{ piopiy_other_api_key }}", support_agent_phone_numbers: ["+442071230001"]}'
+environments "$one_a_adds" "$resumes_b" "$other_c"
+expect_status 2 one
+expect_output "environment one-b: the task would make 1 route change(s), more than max_route_changes=0"
+check other-untouched one-c-support-agent +442071230001
+environments "$one_a_adds" "$token_b"
+expect_status 0 one
+check token-file "$scratch/one-b.env" one-b-support-agent
 check agents one- one-a-support-agent one-b-support-agent one-c-support-agent
 
 echo "== an unchanged re-run writes nothing"

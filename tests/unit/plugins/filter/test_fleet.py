@@ -247,6 +247,20 @@ def test_a_limited_run_counts_the_numbers_and_agents_of_the_environments_it_leav
     assert [environment['environment'] for workspace in fleet['workspaces'] for environment in workspace['environments']] == ['dev']
 
 
+def test_a_limited_run_hands_the_workspace_plan_the_numbers_the_environments_it_leaves_out_list_and_protect():
+    # Applied apart, dev would unmap a number that prod lists (moved there since dev's last run), or one prod protects.
+    hostvars = {'dev': present('+19499800001'),
+                'prod': present('+19499800004', '+1 949 980 0007', support_agent_protected_numbers=['+19499800008']),
+                'uk': present('+442071230001', support_agent_api_key=KEY_B)}
+    fleet = support_agent_fleet(['dev'], hostvars, False, ['dev', 'prod', 'uk'])
+
+    assert fleet['problems'] == [] and len(fleet['workspaces']) == 1
+    workspace = fleet['workspaces'][0]
+    assert workspace['numbers_listed_elsewhere'] == {'+19499800004': 'prod', '+19499800007': 'prod'}
+    assert workspace['protected_numbers'] == ['+19499800008']
+    assert 'numbers_listed_elsewhere' not in support_agent_fleet(['dev', 'prod'], hostvars, False, ['dev', 'prod'])['workspaces'][0]
+
+
 def test_an_api_base_with_or_without_its_trailing_slash_is_one_workspace():
     hostvars = {'dev': present('+19499800001', support_agent_api_base='https://api.example/v1/'),
                 'prod': present('+19499800002', support_agent_api_base='https://api.example/v1', support_agent_name='dev-support-agent')}

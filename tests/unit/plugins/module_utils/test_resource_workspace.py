@@ -17,6 +17,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.resource_workspace im
     FleetState,
     guard_fleet,
     names_about,
+    listed_elsewhere_problems,
     parse_fleet,
     plan_converge,
     plan_fleet,
@@ -152,6 +153,23 @@ def test_numbers_not_purchased_are_named_per_environment_and_nothing_is_planned_
         'environment prod: 1 number(s) are not purchased in this workspace: +15550000002. Nothing was changed: ' + BUY_HINT,
     ]
     assert plan.facts['numbers'] == ['+15550000001', '+15550000002'] and workspace.writes == []
+
+
+def test_a_number_an_environment_outside_the_task_lists_is_never_taken_from_it():
+    # --limit dev: N2 moved to prod (left out) since dev's last run. Applied alone, dev would unmap it; a removed dev, too.
+    workspace = Workspace([{'id': 'agent_d', 'name': 'dev-support-agent'}], [(N1, 'agent_d'), (N2, 'agent_d')])
+    environments = fleet({'environment': 'dev', 'phone_numbers': [N1]})
+    plan = plan_fleet(workspace, environments, read_fleet(workspace, environments, 4))
+
+    assert listed_elsewhere_problems(plan, {N2: 'prod', N4: 'prod'}) == [
+        'environment dev: the task would unmap +19499800002 (listed by prod), a number of an environment this task does not '
+        'apply. Nothing was changed: apply them together (playbooks/support_agent.yml: without --limit, or with prod too), so '
+        'that each number goes to the environment that lists it']
+    assert listed_elsewhere_problems(plan, {N4: 'prod'}) == []
+    removed = fleet({'environment': 'dev', 'state': 'absent'})
+    plan = plan_fleet(workspace, removed, read_fleet(workspace, removed, 4))
+    assert [problem.partition(' (listed')[0] for problem in listed_elsewhere_problems(plan, {N2: 'prod'})] == [
+        'environment dev: the task would unmap +19499800002']
 
 
 # ---- a credential rotation in progress ----
