@@ -154,8 +154,8 @@ options:
     description:
       - Numbers of this workspace that environments this task does not apply list, each with the name of that
         environment. C(playbooks/support_agent.yml) passes those of the environments that C(--limit) leaves out.
-      - A plan that would unmap or re-route one of them is refused before any write, naming it and its environment:
-        applied together, the number would go to the environment that lists it; applied apart, it would be unmapped.
+      - A plan that would unmap or re-route one of them is refused before any write, naming it and its environment.
+        Applied together, the number would go to the environment that lists it; applied apart, it would be unmapped.
     type: dict
     default: {}
     version_added: 0.2.0
