@@ -88,6 +88,10 @@ def _workspace_of(facts):
     return '%s %s' % (hashlib.sha256(key).hexdigest()[:WORKSPACE_DIGEST_CHARS], base)
 
 
+# The role's boolean variables that the fleet reads: each must be true or false (or a spelling Ansible reads as one).
+BOOLEAN_VARIABLES = ('support_agent_exclusive', 'support_agent_allow_protected_changes', 'support_agent_allow_empty',
+                     'support_agent_buy_missing_numbers')
+
 # The piopiy_fleet environments[] options that support_agent_fleet leaves out when they hold the module's default: each
 # value of a thousand environments is templated again as the fleet task's argument, and most hold the default.
 MODULE_DEFAULTS = {'language': None, 'exclusive': True, 'max_route_changes': None, 'allow_protected_changes': None, 'token_file': None,
@@ -159,7 +163,9 @@ class Inventory:
         self.removing = []
         self.claims = {}  # number -> environments that list it
         self.names = {}  # (workspace, agent name) -> environments that name it
+        self.token_files = {}  # support_agent_token_file -> environments that keep their agent's credentials there
         self.run_caps = {}  # repr of support_agent_max_route_changes_per_run (None: unset) -> environments that see it
+        self.run_cap_problems = []  # why a value of support_agent_max_route_changes_per_run is not a cap, once per value
 
     def add(self, host, facts, options):
         from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import parse_phone_numbers
@@ -181,7 +187,11 @@ class Inventory:
         problem = _cap_problem(host, _var(facts, 'support_agent_max_route_changes', None))
         if problem:
             problems.append(problem)
-        self.run_caps.setdefault(repr(_var(facts, 'support_agent_max_route_changes_per_run', None)), []).append(host)
+        problems.extend(_value_problems(host, facts))
+        run_cap = _var(facts, 'support_agent_max_route_changes_per_run', None)
+        if repr(run_cap) not in self.run_caps:
+            self.run_cap_problems.append(_cap_problem(None, run_cap, 'support_agent_max_route_changes_per_run'))
+        self.run_caps.setdefault(repr(run_cap), []).append(host)
         numbers = []
         if state not in STATES:
             problems.append('%s: support_agent_state must be present or absent, got %r' % (host, state))
@@ -205,7 +215,7 @@ class Inventory:
             self.removing.append(host)
         self.problems.extend(problems)
         workspace = _workspace_of(facts)
-        self._record_claims(host, workspace, name, numbers)
+        self._record_claims(host, workspace, name, numbers, _var(facts, 'support_agent_token_file', None) if state == 'present' else None)
         if workspace not in self.workspaces:
             self.bases[workspace] = _var(facts, 'support_agent_api_base', None)
         group = self.workspaces.setdefault(workspace, {'host': host, 'environments': [], 'protected_numbers': []})
@@ -220,10 +230,12 @@ class Inventory:
         from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import parse_phone_numbers
 
         numbers = []
-        if ('absent' if self.teardown else _var(facts, 'support_agent_state', 'present')) == 'present':
+        present = ('absent' if self.teardown else _var(facts, 'support_agent_state', 'present')) == 'present'
+        if present:
             numbers, unused = parse_phone_numbers('', _var(facts, 'support_agent_phone_numbers', None) or [])
         workspace = _workspace_of(facts)
-        self._record_claims(host, workspace, _var(facts, 'support_agent_name', host + AGENT_NAME_SUFFIX), numbers)
+        token_file = _var(facts, 'support_agent_token_file', None) if present else None
+        self._record_claims(host, workspace, _var(facts, 'support_agent_name', host + AGENT_NAME_SUFFIX), numbers, token_file)
         group = self.workspaces.get(workspace)
         if group is not None:
             # Its numbers and the numbers it protects hold in the workspace's plan too: applied apart, the environments
@@ -232,11 +244,13 @@ class Inventory:
             group['protected_numbers'].extend(number for number in _var(facts, 'support_agent_protected_numbers', None) or []
                                               if number not in group['protected_numbers'])
 
-    def _record_claims(self, host, workspace, name, numbers):
-        """The numbers and the agent name (in its workspace) that an environment claims, for the conflicts."""
+    def _record_claims(self, host, workspace, name, numbers, token_file):
+        """The numbers, the agent name (in its workspace) and the token file that an environment claims, for the conflicts."""
         for number in numbers:
             self.claims.setdefault(number, []).append(host)
         self.names.setdefault((workspace, name), []).append(host)
+        if token_file:
+            self.token_files.setdefault(str(token_file), []).append(host)
 
     def conflicts(self):
         """Two environments that claim one number, or (in one workspace) one agent: each would undo the other on every run."""
@@ -245,6 +259,10 @@ class Inventory:
         problems.extend('agent name %r is used by %d environments (%s) of one workspace: they would share one agent and fight over '
                         'its numbers; give each environment its own support_agent_name' % (name, len(owners), ', '.join(owners))
                         for (unused, name), owners in sorted(self.names.items()) if len(owners) > 1)
+        problems.extend('support_agent_token_file %s is used by %d environments (%s): each would overwrite the credentials of '
+                        'the other\'s agent; give each environment its own file' % (path, len(owners), ', '.join(owners))
+                        for path, owners in sorted(self.token_files.items()) if len(owners) > 1)
+        problems.extend(problem for problem in self.run_cap_problems if problem)
         if len(self.run_caps) > 1:
             # The run's cap is read once for the whole run: set for some environments only, it would be kept or ignored by chance.
             problems.append('support_agent_max_route_changes_per_run differs between environments (%s): it caps the whole run, so '
@@ -266,8 +284,8 @@ class Inventory:
         }
 
 
-def _cap_problem(host, cap):
-    """Why an environment's support_agent_max_route_changes is not a cap (a whole number, 0 or more), or None."""
+def _cap_problem(host, cap, variable='support_agent_max_route_changes'):
+    """Why an environment's support_agent_max_route_changes (or the run's cap) is not a cap (a whole number, 0 or more), or None."""
     if cap is None:
         return None
     try:
@@ -276,8 +294,33 @@ def _cap_problem(host, cap):
         valid = False
     if valid:
         return None
-    return ('%s: support_agent_max_route_changes must be a whole number of route changes, 0 or more, got %r: fix it, or leave it '
-            'out for no cap' % (host, cap))
+    return ('%s%s must be a whole number of route changes, 0 or more, got %r: fix it, or leave it out for no cap'
+            % ('%s: ' % host if host else '', variable, cap))
+
+
+def _value_problems(host, facts):
+    """The role variables of an environment whose value the fleet would misread: a boolean that is neither true nor false
+    ("ture" would read as false, and make the environment keep numbers it no longer lists), a language that is not a
+    tag, a token file format that is not one. Checked here, so that the message names the environment and the variable."""
+    from ansible_collections.piopiy.voice.plugins.module_utils.resource_agent import language_problem
+
+    problems = []
+    for variable in BOOLEAN_VARIABLES:
+        value = _var(facts, variable, None)
+        if value is None:
+            continue
+        try:
+            boolean(value, strict=True)
+        except TypeError:
+            problems.append('%s: %s must be true or false, got %r' % (host, variable, value))
+    language = _var(facts, 'support_agent_language', None)
+    problem = language_problem(str(language)) if language is not None else None
+    if problem:
+        problems.append('%s: support_agent_%s' % (host, problem))
+    file_format = _var(facts, 'support_agent_token_file_format', 'token')
+    if file_format not in ('token', 'env'):
+        problems.append('%s: support_agent_token_file_format must be token or env, got %r' % (host, file_format))
+    return problems
 
 
 def _quoted(text):

@@ -152,7 +152,16 @@ def conflicts(environments):
         if len(owners) > 1:
             problems.append('agent name %r is used by %d environments (%s): they would share one agent and fight over its numbers; '
                             'give each environment its own agent name' % (name, len(owners), ', '.join(owners)))
+    for path, owners in sorted(_claims(environments, _kept_token_file).items()):
+        if len(owners) > 1:
+            problems.append('token_file %s is used by %d environments (%s): each would overwrite the credentials of the other\'s '
+                            'agent; give each environment its own file' % (path, len(owners), ', '.join(owners)))
     return problems
+
+
+def _kept_token_file(environment):
+    """[the path of the file that keeps the credentials of the environment's new agent], or []."""
+    return [environment.token_file.path] if environment.token_file and environment.state == PRESENT else []
 
 
 def _claims(environments, claimed):
@@ -460,6 +469,7 @@ class CreatedTokens:
     def __init__(self, token_dir=None):
         self.token_dir = token_dir
         self.kept = {}  # environment name -> (TokenFile, token)
+        self.lost = {}  # environment name -> the TokenFile of a created agent whose answer, with the token, was lost
         self.files = {}  # environment name -> the path written
         self.problems = []  # tokens that could not be written, each naming its environment
 
@@ -472,6 +482,8 @@ class CreatedTokens:
         def keep(token):
             if target is not None and token is not None:
                 self.kept[environment.environment] = (target, token)
+            elif target is not None:  # the create was settled by a read-back: the agent exists, its token is gone
+                self.lost[environment.environment] = target
         return keep
 
     def write_created(self, outcomes):
@@ -484,6 +496,11 @@ class CreatedTokens:
     def write(self, environment, agent_id):
         """Write the token held for the environment's new agent, whose id the API confirmed; a failure is noted, never raised."""
         held = self.kept.pop(environment, None)
+        lost = self.lost.pop(environment, None)
+        if held is None and lost is not None:
+            self.problems.append('environment %s: its agent %s was created, but the answer carrying its token was lost on the network, so '
+                                 'nothing was written to %s: rotate the agent for a new token (playbooks/support_agent.yml: '
+                                 'support_agent_rotate=now)' % (environment, agent_id, lost.path))
         if held is None:
             return
         target, token = held

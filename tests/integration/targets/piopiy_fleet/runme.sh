@@ -177,6 +177,11 @@ expect_output "raise the environment's max_route_changes (playbooks/support_agen
 environments "$one_a_adds" '' '{support_agent_phone_numbers: ["+19499800001"], support_agent_max_route_changes: abc}'
 expect_status 2 one
 expect_output "one-c: support_agent_max_route_changes must be a whole number of route changes, 0 or more, got 'abc'"
+# A boolean that is neither true nor false would read as false: one-c would keep the numbers it no longer lists.
+environments "$one_a_adds" '' '{support_agent_phone_numbers: ["+19499800009"], support_agent_exclusive: ture, support_agent_language: english}'
+expect_status 2 one
+expect_output "one-c: support_agent_exclusive must be true or false, got 'ture'"
+expect_output "one-c: support_agent_language 'english' is not a BCP 47 tag"
 environments "$one_a_adds" '' '{support_agent_phone_numbers: ["+19499800001"], support_agent_max_route_changes_per_run: 1}'
 expect_status 2 one
 expect_output "support_agent_max_route_changes_per_run differs between environments (one-c: 1; one-a, one-b: unset)"

@@ -261,6 +261,39 @@ def test_a_limited_run_hands_the_workspace_plan_the_numbers_the_environments_it_
     assert 'numbers_listed_elsewhere' not in support_agent_fleet(['dev', 'prod'], hostvars, False, ['dev', 'prod'])['workspaces'][0]
 
 
+def test_two_environments_that_keep_their_credentials_in_one_token_file_are_refused():
+    # The second agent's token would overwrite the first's: one runtime would lose its credentials for good.
+    hostvars = {'dev': present('+19499800001', support_agent_token_file='/secrets/agent.env'),
+                'prod': present('+19499800004', support_agent_token_file='/secrets/agent.env'),
+                'qa': present('+19499800005', support_agent_token_file='/secrets/qa.env'),
+                'gone': {'support_agent_state': 'absent', 'support_agent_token_file': '/secrets/qa.env'}}
+    assert support_agent_fleet(['dev', 'qa', 'gone'], hostvars, False, ['dev', 'prod', 'qa', 'gone'])['problems'] == [
+        "support_agent_token_file /secrets/agent.env is used by 2 environments (dev, prod): each would overwrite the credentials "
+        "of the other's agent; give each environment its own file"]
+
+
+def test_values_the_fleet_would_misread_are_named_with_their_environment_before_any_read():
+    # "ture" would read as false: prod would keep numbers it no longer lists, and nobody would be told.
+    hostvars = {'dev': present('+19499800001', support_agent_exclusive='ture', support_agent_allow_protected_changes='perhaps'),
+                'staging': present('+19499800002', support_agent_language='english!', support_agent_token_file_format='yaml'),
+                'prod': present('+19499800004', support_agent_exclusive='no', support_agent_buy_missing_numbers=True,
+                                support_agent_language='en-IN', support_agent_token_file_format='env')}
+    assert support_agent_fleet(['dev', 'staging', 'prod'], hostvars)['problems'] == [
+        "dev: support_agent_exclusive must be true or false, got 'ture'",
+        "dev: support_agent_allow_protected_changes must be true or false, got 'perhaps'",
+        "staging: support_agent_language 'english!' is not a BCP 47 tag: use a tag such as en-US, en-IN, hi-IN or ta-IN",
+        "staging: support_agent_token_file_format must be token or env, got 'yaml'"]
+
+
+@pytest.mark.parametrize('cap', ['abc', -1, True])
+def test_a_run_cap_that_is_not_a_whole_number_is_named_once(cap):
+    hostvars = dict((host, present(number, support_agent_max_route_changes_per_run=cap))
+                    for host, number in (('dev', '+19499800001'), ('prod', '+19499800004')))
+    assert support_agent_fleet(['dev', 'prod'], hostvars)['problems'] == [
+        'support_agent_max_route_changes_per_run must be a whole number of route changes, 0 or more, got %r: fix it, or leave it '
+        'out for no cap' % (cap,)]
+
+
 def test_an_api_base_with_or_without_its_trailing_slash_is_one_workspace():
     hostvars = {'dev': present('+19499800001', support_agent_api_base='https://api.example/v1/'),
                 'prod': present('+19499800002', support_agent_api_base='https://api.example/v1', support_agent_name='dev-support-agent')}

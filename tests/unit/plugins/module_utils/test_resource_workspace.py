@@ -138,6 +138,17 @@ def test_every_conflict_of_the_fleet_is_named_with_its_environments():
     ]
 
 
+def test_two_environments_that_keep_new_credentials_in_one_token_file_are_refused(tmp_path):
+    path = str(tmp_path / 'agent.env')
+    unused, problems = parse_fleet([
+        {'environment': 'dev', 'phone_numbers': [N1], 'token_file': path},
+        {'environment': 'prod', 'phone_numbers': [N2], 'token_file': path},
+        {'environment': 'gone', 'state': 'absent', 'token_file': path},  # removed: it keeps no new credentials
+    ])
+    assert problems == ["token_file %s is used by 2 environments (dev, prod): each would overwrite the credentials of the "
+                        "other's agent; give each environment its own file" % path]
+
+
 def test_an_environment_defaults_to_the_roles_agent_name_and_an_exclusive_list():
     environment, = fleet({'environment': 'dev', 'phone_numbers': ['+1 949 980 0001']})
     assert (environment.name, environment.numbers, environment.exclusive, environment.language) == ('dev-support-agent', [N1], True, None)
@@ -546,6 +557,27 @@ def test_the_token_of_a_new_agent_goes_to_its_environments_file_with_the_id_the_
     assert path.stat().st_mode & 0o777 == 0o600
     # prod's agent existed: no token, no file.
     assert tokens.files == {'dev': str(path)} and not (tmp_path / 'prod.token').exists() and tokens.problems == []
+
+
+def test_a_new_agent_whose_token_was_lost_with_its_answer_fails_naming_its_file(tmp_path):
+    # A create settled by a read-back: the agent exists, and its token, only ever in the lost answer, is gone.
+    class LostAnswers(Workspace):
+        def create_agent(self, name, language, settle=None):
+            created = Workspace.create_agent(self, name, language, settle)
+            del created['agent_token']
+            return created
+    path = tmp_path / 'dev.env'
+    workspace = LostAnswers()
+    environments = fleet({'environment': 'dev', 'phone_numbers': [N1], 'token_file': str(path), 'token_file_format': 'env'})
+    tokens = CreatedTokens()
+    plan = plan_fleet(workspace, environments, read_fleet(workspace, environments, 4), True, tokens.keeper)
+    tokens.write_created(WriteDoor(2).apply(plan))
+
+    new_id, = workspace.agents
+    assert tokens.problems == [
+        'environment dev: its agent %s was created, but the answer carrying its token was lost on the network, so nothing was '
+        'written to %s: rotate the agent for a new token (playbooks/support_agent.yml: support_agent_rotate=now)' % (new_id, path)]
+    assert not path.exists() and tokens.files == {}
 
 
 def test_token_dir_keeps_the_token_of_an_environment_without_its_own_file(tmp_path):
