@@ -12,6 +12,7 @@ from collections import Counter
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_loop import changed_underneath, created_twice
 from ansible_collections.piopiy.voice.plugins.module_utils.engine_plan import rendered, was_skipped
 from ansible_collections.piopiy.voice.plugins.module_utils.resource_workspace import (
+    PRESENT,
     CreatedTokens,
     confirmed_agents,
     guard_fleet,
@@ -108,10 +109,23 @@ class WorkspaceTask(PiopiyTask):
                 current = first.plan.current[name]
                 before[name] = dict(agent=current or {}, phone_numbers=first.state.book.routed_to(current['id']) if current else [])
                 after[name] = dict(agent=agent or {}, phone_numbers=numbers)
+                duplicates = merged_duplicates(first.state, environment, current)
+                if duplicates:  # merged into the agent kept: their numbers move or go, and they are deleted
+                    before[name]['duplicate_agents'] = duplicates
+                    after[name]['duplicate_agents'] = []
         return TaskReport({'environments': environments, 'workspace': first.state.summary()}, before, after)
 
     def problems_after_apply(self):
         return self.tokens.problems
+
+
+def merged_duplicates(state, environment, kept):
+    """The other agents with the environment's agent name, as the read found them (each with its numbers): the merge into
+    the kept one deletes them, so that the diff shows what goes."""
+    if kept is None or environment.state != PRESENT:
+        return []
+    return [dict(id=agent['id'], name=agent['name'], phone_numbers=state.book.routed_to(agent['id']))
+            for agent in state.agents_named(environment.name) if agent['id'] != kept['id']]
 
 
 def parse_listed_elsewhere(listed):
