@@ -230,12 +230,12 @@ class Inventory:
         from ansible_collections.piopiy.voice.plugins.module_utils.resource_route import parse_phone_numbers
 
         numbers = []
-        present = ('absent' if self.teardown else _var(facts, 'support_agent_state', 'present')) == 'present'
-        if present:
+        if ('absent' if self.teardown else _var(facts, 'support_agent_state', 'present')) == 'present':
             numbers, unused = parse_phone_numbers('', _var(facts, 'support_agent_phone_numbers', None) or [])
         workspace = _workspace_of(facts)
-        token_file = _var(facts, 'support_agent_token_file', None) if present else None
-        self._record_claims(host, workspace, _var(facts, 'support_agent_name', host + AGENT_NAME_SUFFIX), numbers, token_file)
+        # Its token file is not claimed: this run writes none for it, and `--limit staging -e support_agent_token_file=...`
+        # gives every environment, left out or not, the one file.
+        self._record_claims(host, workspace, _var(facts, 'support_agent_name', host + AGENT_NAME_SUFFIX), numbers, None)
         group = self.workspaces.get(workspace)
         if group is not None:
             # Its numbers and the numbers it protects hold in the workspace's plan too: applied apart, the environments

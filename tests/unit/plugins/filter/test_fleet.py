@@ -263,11 +263,14 @@ def test_a_limited_run_hands_the_workspace_plan_the_numbers_the_environments_it_
 
 def test_two_environments_that_keep_their_credentials_in_one_token_file_are_refused():
     # The second agent's token would overwrite the first's: one runtime would lose its credentials for good.
+    # Not counted: an environment removed, and one left out by --limit, for which the run writes no file (and to which
+    # `--limit qa -e support_agent_token_file=...` gives qa's file too).
     hostvars = {'dev': present('+19499800001', support_agent_token_file='/secrets/agent.env'),
                 'prod': present('+19499800004', support_agent_token_file='/secrets/agent.env'),
                 'qa': present('+19499800005', support_agent_token_file='/secrets/qa.env'),
-                'gone': {'support_agent_state': 'absent', 'support_agent_token_file': '/secrets/qa.env'}}
-    assert support_agent_fleet(['dev', 'qa', 'gone'], hostvars, False, ['dev', 'prod', 'qa', 'gone'])['problems'] == [
+                'gone': {'support_agent_state': 'absent', 'support_agent_token_file': '/secrets/qa.env'},
+                'uat': present('+19499800006', support_agent_token_file='/secrets/qa.env')}
+    assert support_agent_fleet(['dev', 'prod', 'qa', 'gone'], hostvars, False, ['dev', 'prod', 'qa', 'gone', 'uat'])['problems'] == [
         "support_agent_token_file /secrets/agent.env is used by 2 environments (dev, prod): each would overwrite the credentials "
         "of the other's agent; give each environment its own file"]
 
