@@ -111,14 +111,17 @@ def parallel_requests_problem(workers):
 
 def empty_id_problems(params, *options):
     """An id given as an empty string (often an unset variable) is refused, never sent as nothing."""
-    return ['%s is an empty string: give the id of an existing agent, or leave %s out' % (option, option)
-            for option in options if params.get(option) is not None and not params[option].strip()]
+    return _empty_string_problems(params, options, 'id')
 
 
 def empty_name_problems(params, *options):
     """A name filter given as an empty string (often an unset variable) is refused: no agent has it, and an empty answer
     would read as "there is none"."""
-    return ['%s is an empty string: give the name of an existing agent, or leave %s out' % (option, option)
+    return _empty_string_problems(params, options, 'name')
+
+
+def _empty_string_problems(params, options, what):
+    return ['%s is an empty string: give the %s of an existing agent, or leave %s out' % (option, what, option)
             for option in options if params.get(option) is not None and not params[option].strip()]
 
 

@@ -15,6 +15,7 @@ from ansible_collections.piopiy.voice.plugins.module_utils.task_module import (
     PiopiyTask,
     TaskReport,
     empty_id_problems,
+    empty_name_problems,
     guard_rails,
     parallel_requests_problem,
     warn_routes_unknown,
@@ -53,10 +54,8 @@ class RouteTask(PiopiyTask):
         self.guards, self.guard_problems = guard_rails(self.params)
 
     def validate(self):
-        problems = self.number_problems + self.guard_problems + empty_id_problems(self.params, 'agent_id')
-        if self.params['agent_name'] is not None and not self.params['agent_name'].strip():
-            problems.append('agent_name is an empty string: give the name of an existing agent, or leave agent_name out')
-        return problems + [parallel_requests_problem(self.params['parallel_requests'])]
+        return (self.number_problems + self.guard_problems + empty_id_problems(self.params, 'agent_id')
+                + empty_name_problems(self.params, 'agent_name') + [parallel_requests_problem(self.params['parallel_requests'])])
 
     def read(self, client, round_number):
         state = self.read_agent(client)
